@@ -1,0 +1,1 @@
+typedef int rtk_placeholder_opts;

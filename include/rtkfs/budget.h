@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * budget: the client-side rate budget (DESIGN §4). Every request the API client sends takes
+ * one unit first; the budget allows at most `limit` requests in any sliding `window`, keeps
+ * in step with what the server reports (Ratelimit / x-ratelimit-* headers), and is paused
+ * entirely after a 429 until the server's retry-after has passed.
+ *
+ * Thread-safe. Time comes from an injectable clock, waiting is bounded by the caller's
+ * deadline (CLOCK_MONOTONIC), so tests never sleep on the real clock.
+ */
+#ifndef RTKFS_BUDGET_H
+#define RTKFS_BUDGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rtkfs/clock.h"
+
+struct rtk_budget;
+
+struct rtk_budget_stats {
+	unsigned limit, window_s;
+	unsigned left;        /* units left in the current window */
+	uint64_t waited;      /* acquires that had to wait */
+	uint64_t refused;     /* acquires that hit their deadline */
+	uint64_t pauses;      /* 429s seen */
+	uint64_t paused_until_ns; /* 0 when not paused (clock time) */
+};
+
+/* limit requests per window_s seconds. NULL on ENOMEM or a zero argument. */
+struct rtk_budget *rtk_budget_new(unsigned limit, unsigned window_s, struct rtk_clock clock);
+void rtk_budget_free(struct rtk_budget *b); /* NULL is a no-op */
+
+/*
+ * Take one unit, waiting (without the lock) while the window is full or a 429 pause runs,
+ * but never past deadline_ns: then -EAGAIN. With nowait, -EAGAIN at once instead of waiting.
+ */
+int rtk_budget_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait);
+
+/*
+ * What the server said in a response: remaining units and seconds until its window resets
+ * (either may be negative for "not given"). The budget never allows more than the server
+ * says is left.
+ */
+void rtk_budget_observe(struct rtk_budget *b, long remaining, long reset_s);
+
+/* A 429: no request goes out for retry_after_s seconds (at least 1). Wakes no one early. */
+void rtk_budget_pause(struct rtk_budget *b, unsigned retry_after_s);
+
+/* Is a 429 pause running now? */
+bool rtk_budget_is_paused(struct rtk_budget *b);
+
+void rtk_budget_get_stats(struct rtk_budget *b, struct rtk_budget_stats *st);
+
+/*
+ * Parse rate-limit response headers (one header line, "Name: value", as curl delivers them)
+ * into remaining/reset/retry-after; fields not in this line are left untouched. Understands
+ * `Ratelimit: "default";r=N;t=S`, `Ratelimit-Policy`, `x-ratelimit-remaining: N`,
+ * `x-ratelimit-reset: <RFC 1123 date or seconds>` (now_s: wall-clock seconds, for dates)
+ * and `retry-after: <seconds or HTTP date>`. Returns true when the line was one of these.
+ */
+bool rtk_budget_parse_header(const char *line, size_t len, long now_s, long *remaining,
+			     long *reset_s, long *retry_after_s);
+
+#endif
