@@ -1,3 +1,1169 @@
 // SPDX-License-Identifier: MIT
-/* placeholder: being written */
-typedef int rtk_placeholder_tree;
+/*
+ * The namespace: nodes for directories, listings from the cache, file bytes from the model.
+ *
+ * A directory node is created the first time the kernel hears of it (lookup or readdirplus)
+ * and kept for the life of the tree, so its inode number stays the same; files are not nodes
+ * (their inode number is their directory's plus 1 + field). Nodes are found by inode number
+ * and by (parent, name) through two hash tables under one mutex; a node's name and parent
+ * never change, so pointers to them stay valid without the lock.
+ *
+ * The cache holds, per collection (keyed by its API path), a struct held: the listing and
+ * the time its membership last changed, which is the collection directory's mtime, so the
+ * kernel's cached directory listing is dropped as soon as it sees a refresh that changed it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rtkfs/api.h"
+#include "rtkfs/cache.h"
+#include "rtkfs/clock.h"
+#include "rtkfs/log.h"
+#include "rtkfs/model.h"
+#include "rtkfs/tree.h"
+
+#define MAX_PAGES 10000
+#define ACCOUNTS_PER_PAGE 50
+#define APPS_PER_PAGE 100
+#define BODY_MAX_DEFAULT (16u << 20)
+
+struct node {
+	uint64_t ino;
+	struct node *parent;
+	struct node *next_by_ino;
+	struct node *next_by_name;
+	uint64_t name_hash;
+	enum rtk_node_kind kind;
+	char name[]; /* "" for the root */
+};
+
+struct held {
+	atomic_uint refs;
+	struct rtk_listing *l;
+	struct timespec changed; /* membership last changed: the collection dir's mtime */
+};
+
+struct rtk_tree {
+	struct rtk_tree_config cfg;
+	struct rtk_held_accounts {
+		struct held *h; /* user-named accounts: a fixed listing, never fetched */
+	} named;
+	struct timespec mounted;
+
+	pthread_mutex_t lock; /* the node tables */
+	struct node **by_ino, **by_name;
+	size_t nbuckets, nnodes;
+	uint64_t next_index;
+	struct node *root;
+
+	/*
+	 * Control files: the bytes rendered when the kernel last asked for their attributes,
+	 * so that reads return exactly st_size bytes of one consistent snapshot.
+	 */
+	pthread_mutex_t ctl_lock;
+	struct {
+		char *p;
+		size_t n;
+	} ctl_snap[RTK_CTL__N];
+};
+
+/* ---- held listings (the cache's values) ---- */
+
+static struct held *held_new(struct rtk_listing *l, struct timespec changed)
+{
+	struct held *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	atomic_init(&h->refs, 1);
+	h->l = l;
+	h->changed = changed;
+	return h;
+}
+
+static void held_ref(void *v)
+{
+	atomic_fetch_add(&((struct held *)v)->refs, 1);
+}
+
+static void held_unref(void *v)
+{
+	struct held *h = v;
+
+	if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
+		rtk_listing_unref(h->l);
+		free(h);
+	}
+}
+
+static size_t held_size(const void *v)
+{
+	return sizeof(struct held) + rtk_listing_bytes(((const struct held *)v)->l);
+}
+
+/* ---- nodes ---- */
+
+static uint64_t name_hash(const struct node *parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ (uintptr_t)parent;
+
+	while (*name) {
+		h ^= (unsigned char)*name++;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static uint64_t ino_hash(uint64_t ino)
+{
+	return (ino / RTK_TREE_INO_STRIDE) * 0x9e3779b97f4a7c15ull;
+}
+
+static void grow_tables(struct rtk_tree *t)
+{
+	size_t n = t->nbuckets * 2, i;
+	struct node **bi = calloc(n, sizeof(*bi)), **bn = calloc(n, sizeof(*bn));
+
+	if (!bi || !bn) {
+		free(bi);
+		free(bn);
+		return; /* longer chains, still correct */
+	}
+	for (i = 0; i < t->nbuckets; i++) {
+		struct node *e, *next;
+
+		for (e = t->by_ino[i]; e; e = next) {
+			next = e->next_by_ino;
+			e->next_by_ino = bi[ino_hash(e->ino) & (n - 1)];
+			bi[ino_hash(e->ino) & (n - 1)] = e;
+		}
+		for (e = t->by_name[i]; e; e = next) {
+			next = e->next_by_name;
+			e->next_by_name = bn[e->name_hash & (n - 1)];
+			bn[e->name_hash & (n - 1)] = e;
+		}
+	}
+	free(t->by_ino);
+	free(t->by_name);
+	t->by_ino = bi;
+	t->by_name = bn;
+	t->nbuckets = n;
+}
+
+static struct node *find_locked(struct rtk_tree *t, struct node *parent, const char *name,
+				uint64_t h)
+{
+	struct node *e;
+
+	for (e = t->by_name[h & (t->nbuckets - 1)]; e; e = e->next_by_name)
+		if (e->name_hash == h && e->parent == parent && strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+static void insert_locked(struct rtk_tree *t, struct node *n)
+{
+	size_t bi = ino_hash(n->ino) & (t->nbuckets - 1);
+	size_t bn = n->name_hash & (t->nbuckets - 1);
+
+	n->next_by_ino = t->by_ino[bi];
+	t->by_ino[bi] = n;
+	n->next_by_name = t->by_name[bn];
+	t->by_name[bn] = n;
+	if (++t->nnodes > t->nbuckets)
+		grow_tables(t);
+}
+
+/* The child directory node name of parent, created on first use. NULL on ENOMEM. */
+static struct node *child_node(struct rtk_tree *t, struct node *parent, const char *name,
+			       enum rtk_node_kind kind)
+{
+	uint64_t h = name_hash(parent, name);
+	size_t len = strlen(name);
+	struct node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, parent, name, h);
+	if (n)
+		goto out;
+	n = calloc(1, sizeof(*n) + len + 1);
+	if (!n)
+		goto out;
+	n->ino = ++t->next_index * RTK_TREE_INO_STRIDE;
+	n->parent = parent;
+	n->kind = kind;
+	n->name_hash = h;
+	memcpy(n->name, name, len + 1);
+	insert_locked(t, n);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+/* The existing child directory node, or NULL (never creates). */
+static struct node *find_child(struct rtk_tree *t, struct node *parent, const char *name)
+{
+	struct node *n;
+
+	if (!parent)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, parent, name, name_hash(parent, name));
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+static struct node *node_of_ino(struct rtk_tree *t, uint64_t ino)
+{
+	struct node *e;
+
+	if (ino == RTK_TREE_ROOT_INO)
+		return t->root;
+	pthread_mutex_lock(&t->lock);
+	for (e = t->by_ino[ino_hash(ino) & (t->nbuckets - 1)]; e; e = e->next_by_ino)
+		if (e->ino == ino)
+			break;
+	pthread_mutex_unlock(&t->lock);
+	return e;
+}
+
+bool rtk_tree_is_dir(uint64_t ino)
+{
+	return ino == RTK_TREE_ROOT_INO || ino % RTK_TREE_INO_STRIDE == 0;
+}
+
+/* Split a file inode number into its directory's and its index (field or control file). */
+static struct node *file_of_ino(struct rtk_tree *t, uint64_t ino, unsigned *index)
+{
+	if (rtk_tree_is_dir(ino) || ino < RTK_TREE_INO_STRIDE)
+		return NULL;
+	*index = (unsigned)(ino % RTK_TREE_INO_STRIDE) - 1;
+	return node_of_ino(t, ino - ino % RTK_TREE_INO_STRIDE);
+}
+
+static uint64_t file_ino(const struct node *dir, unsigned index)
+{
+	return dir->ino + 1 + index;
+}
+
+/* The ids on the way from the root to n. */
+struct ids {
+	const char *account, *app, *webhook;
+};
+
+static void ids_of(const struct node *n, struct ids *ids)
+{
+	memset(ids, 0, sizeof(*ids));
+	for (; n; n = n->parent) {
+		switch (n->kind) {
+		case RTK_N_ACCOUNT:
+			ids->account = n->name;
+			break;
+		case RTK_N_APP:
+			ids->app = n->name;
+			break;
+		case RTK_N_WEBHOOK:
+			ids->webhook = n->name;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ---- listings ---- */
+
+static struct timespec wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+/* The API path of the collection of objects of kind k (ids percent-encoded). */
+static int collection_path(enum rtk_kind k, const struct ids *ids, char *out, size_t outsz)
+{
+	char a[3 * RTK_ID_MAX + 1], p[3 * RTK_ID_MAX + 1];
+	int n;
+
+	if (k == RTK_K_ACCOUNT) {
+		n = snprintf(out, outsz, "/accounts");
+		return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+	}
+	if (rtk_path_encode(ids->account, strlen(ids->account), a, sizeof(a)) < 0)
+		return -ENAMETOOLONG;
+	if (k == RTK_K_APP) {
+		n = snprintf(out, outsz, "/accounts/%s/realtime/kit/apps", a);
+	} else {
+		if (rtk_path_encode(ids->app, strlen(ids->app), p, sizeof(p)) < 0)
+			return -ENAMETOOLONG;
+		n = snprintf(out, outsz, "/accounts/%s/realtime/kit/%s/webhooks", a, p);
+	}
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+struct fetch {
+	struct rtk_tree *t;
+	const struct rtk_tree_op *op;
+	enum rtk_kind kind;
+	struct ids ids;
+};
+
+static const char *kind_plural(enum rtk_kind k)
+{
+	static const char *const names[] = {"accounts", "apps", "webhooks"};
+
+	return names[k];
+}
+
+/* One page (or the whole list, for webhooks) into the builder. */
+static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_builder *b,
+		      struct rtk_page *page)
+{
+	struct rtk_api_resp resp;
+	struct rtk_api_req req = {
+		.method = "GET",
+		.path = path,
+		.deadline_ns = f->op->deadline_ns,
+		.interrupted = f->op->interrupted,
+		.interrupted_ctx = f->op->interrupted_ctx,
+	};
+	char query[64] = "";
+	int err;
+
+	if (f->kind == RTK_K_ACCOUNT)
+		snprintf(query, sizeof(query), "page=%u&per_page=%u", page->page, page->per_page);
+	else if (f->kind == RTK_K_APP)
+		snprintf(query, sizeof(query), "page_no=%u&per_page=%u", page->page,
+			 page->per_page);
+	req.query = query[0] ? query : NULL;
+
+	rtk_api_resp_init(&resp, BODY_MAX_DEFAULT);
+	err = rtk_api_call(f->t->cfg.api, &req, &resp);
+	if (err)
+		goto out;
+	err = rtk_model_parse_page(b, resp.body.data, resp.body.len, page);
+	if (err == -EPROTO)
+		rtk_warn("cannot list '%s': the response is not a list of %s", path,
+			 kind_plural(f->kind));
+out:
+	rtk_api_resp_release(&resp);
+	return err;
+}
+
+/* Tell the kernel to drop what it holds of objects that changed or went away. */
+static void report_changes(struct rtk_tree *t, const struct fetch *f, const struct held *old,
+			   const struct rtk_listing *nl)
+{
+	const struct rtk_tree_hooks *hk = &t->cfg.hooks;
+	struct node *coll = NULL, *n;
+	size_t i, count;
+
+	if (!old || !hk->inval_inode)
+		return;
+	/* The collection directory, if the kernel ever saw it. */
+	if (f->kind == RTK_K_ACCOUNT) {
+		coll = find_child(t, t->root, "accounts");
+	} else {
+		n = find_child(t, find_child(t, t->root, "accounts"), f->ids.account);
+		if (f->kind == RTK_K_APP) {
+			coll = find_child(t, n, "apps");
+		} else {
+			n = find_child(t, find_child(t, n, "apps"), f->ids.app);
+			coll = find_child(t, n, "webhooks");
+		}
+	}
+	if (!coll)
+		return;
+
+	count = rtk_listing_count(old->l);
+	for (i = 0; i < count; i++) {
+		const struct rtk_obj *o = rtk_listing_at(old->l, i), *now;
+		size_t idlen;
+		const char *id = rtk_obj_id(o, &idlen);
+		unsigned fld;
+
+		now = rtk_listing_find(nl, id, idlen);
+		if (now && rtk_obj_equal(o, now))
+			continue;
+		n = find_child(t, coll, id);
+		if (!n)
+			continue;
+		hk->inval_inode(hk->ctx, n->ino);
+		for (fld = 0; fld < RTK_F__N; fld++)
+			hk->inval_inode(hk->ctx, file_ino(n, fld));
+		if (!now && hk->inval_entry)
+			hk->inval_entry(hk->ctx, coll->ino, id);
+	}
+	/* New names may sit in the kernel as negative entries. */
+	count = rtk_listing_count(nl);
+	for (i = 0; i < count && hk->inval_entry; i++) {
+		const struct rtk_obj *o = rtk_listing_at(nl, i);
+		size_t idlen;
+		const char *id = rtk_obj_id(o, &idlen);
+
+		if (!rtk_listing_find(old->l, id, idlen))
+			hk->inval_entry(hk->ctx, coll->ino, id);
+	}
+	hk->inval_inode(hk->ctx, coll->ino);
+}
+
+/* Same ids in the same order? (A change of membership moves the directory's mtime.) */
+static bool same_members(const struct rtk_listing *a, const struct rtk_listing *b)
+{
+	size_t i, n = rtk_listing_count(a);
+
+	if (n != rtk_listing_count(b))
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(rtk_obj_id(rtk_listing_at(a, i), NULL),
+			   rtk_obj_id(rtk_listing_at(b, i), NULL)) != 0)
+			return false;
+	return true;
+}
+
+static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
+{
+	struct fetch *f = ctx;
+	struct held *old = oldv, *h;
+	struct rtk_listing_builder *b;
+	struct rtk_listing *l;
+	struct rtk_page page = {.page = 1};
+	int err = 0;
+
+	b = rtk_listing_builder_new(f->kind);
+	if (!b)
+		return -ENOMEM;
+	page.per_page = f->kind == RTK_K_ACCOUNT ? ACCOUNTS_PER_PAGE : APPS_PER_PAGE;
+	for (;;) {
+		page.more = false;
+		err = fetch_page(f, key, b, &page);
+		if (err || !page.more)
+			break;
+		if (page.page >= MAX_PAGES) {
+			rtk_warn("cannot list '%s': more than %d pages", key, MAX_PAGES);
+			err = -EPROTO;
+			break;
+		}
+		page.page++;
+	}
+	if (err) {
+		rtk_listing_builder_free(b);
+		return err;
+	}
+	l = rtk_listing_builder_finish(b);
+	if (!l)
+		return -ENOMEM;
+	h = held_new(l, old && same_members(old->l, l) ? old->changed : wall_now());
+	if (!h) {
+		rtk_listing_unref(l);
+		return -ENOMEM;
+	}
+	report_changes(f->t, f, old, l);
+	*out = h;
+	return 0;
+}
+
+/* The listing of objects of kind k under ids: a new reference in *out. */
+static int get_listing(struct rtk_tree *t, enum rtk_kind k, const struct ids *ids,
+		       const struct rtk_tree_op *op, struct held **out)
+{
+	struct fetch f = {.t = t, .op = op, .kind = k, .ids = *ids};
+	char key[256];
+	void *v;
+	int err;
+
+	if (k == RTK_K_ACCOUNT && t->named.h) {
+		held_ref(t->named.h);
+		*out = t->named.h;
+		return 0;
+	}
+	err = collection_path(k, ids, key, sizeof(key));
+	if (err)
+		return err;
+	err = rtk_cache_get(t->cfg.cache, key, fetch_listing, &f, op->deadline_ns, &v, NULL);
+	if (err)
+		return err;
+	*out = v;
+	return 0;
+}
+
+/*
+ * The object of kind k that node path ids name, with the listing holding it (a new
+ * reference in *hold; the object is borrowed from it). -ENOENT when it is not listed.
+ */
+static int get_object(struct rtk_tree *t, enum rtk_kind k, const struct ids *ids,
+		      const struct rtk_tree_op *op, struct held **hold, const struct rtk_obj **obj)
+{
+	const char *id = k == RTK_K_ACCOUNT ? ids->account : k == RTK_K_APP ? ids->app
+									   : ids->webhook;
+	struct held *h;
+	int err;
+
+	err = get_listing(t, k, ids, op, &h);
+	if (err)
+		return err;
+	*obj = rtk_listing_find(h->l, id, strlen(id));
+	if (!*obj) {
+		held_unref(h);
+		return -ENOENT;
+	}
+	*hold = h;
+	return 0;
+}
+
+/* ---- attributes ---- */
+
+static void fill_common(const struct rtk_tree *t, struct stat *st, uint64_t ino,
+			struct timespec mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_nlink = 1;
+	st->st_uid = t->cfg.uid;
+	st->st_gid = t->cfg.gid;
+	st->st_blksize = 4096;
+	st->st_mtim = mtime;
+	st->st_ctim = mtime;
+	st->st_atim = mtime;
+}
+
+static void dir_attr(const struct rtk_tree *t, uint64_t ino, struct timespec mtime,
+		     struct rtk_tree_attr *out)
+{
+	fill_common(t, &out->st, ino, mtime);
+	out->st.st_mode = S_IFDIR | 0755;
+	out->volatile_attr = false;
+}
+
+static struct timespec obj_time(const struct rtk_tree *t, const struct rtk_obj *o)
+{
+	struct timespec ts = rtk_obj_mtime(o);
+
+	return ts.tv_sec || ts.tv_nsec ? ts : t->mounted;
+}
+
+static void file_attr(const struct rtk_tree *t, uint64_t ino, const struct rtk_obj *o,
+		      enum rtk_field f, struct rtk_tree_attr *out)
+{
+	size_t len = 0;
+
+	rtk_obj_field(o, f, &len);
+	fill_common(t, &out->st, ino, obj_time(t, o));
+	out->st.st_mode = S_IFREG |
+			  (!t->cfg.ro && rtk_path_field_is_writable(rtk_obj_kind(o), f) ? 0644 : 0444);
+	out->st.st_size = (off_t)len;
+	out->st.st_blocks = (blkcnt_t)((len + 511) / 512);
+	out->volatile_attr = false;
+}
+
+static enum rtk_kind obj_kind_of(enum rtk_node_kind k)
+{
+	return k == RTK_N_ACCOUNT ? RTK_K_ACCOUNT : k == RTK_N_APP ? RTK_K_APP : RTK_K_WEBHOOK;
+}
+
+/* The owner object kind of a collection directory (APPS → account), for existence checks. */
+static int collection_attr(struct rtk_tree *t, const struct node *n, enum rtk_kind listed,
+			   const struct rtk_tree_op *op, struct rtk_tree_attr *out)
+{
+	struct ids ids;
+	struct held *h;
+	int err;
+
+	ids_of(n, &ids);
+	err = get_listing(t, listed, &ids, op, &h);
+	if (err)
+		return err;
+	dir_attr(t, n->ino, h->changed, out);
+	held_unref(h);
+	return 0;
+}
+
+static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_t *len);
+static int ctl_read(struct rtk_tree *t, enum rtk_ctl_file c, uint64_t off, size_t size,
+		    struct rtk_tree_data *out);
+
+/* Attributes of a directory node, checking that what it stands for exists. */
+static int node_attr(struct rtk_tree *t, struct node *n, const struct rtk_tree_op *op,
+		     struct rtk_tree_attr *out)
+{
+	const struct rtk_obj *o;
+	struct held *h;
+	struct ids ids;
+	int err;
+
+	switch (n->kind) {
+	case RTK_N_ROOT:
+	case RTK_N_CTL_DIR:
+		dir_attr(t, n->ino, t->mounted, out);
+		return 0;
+	case RTK_N_ACCOUNTS:
+		return collection_attr(t, n, RTK_K_ACCOUNT, op, out);
+	case RTK_N_APPS:
+		return collection_attr(t, n, RTK_K_APP, op, out);
+	case RTK_N_WEBHOOKS:
+		return collection_attr(t, n, RTK_K_WEBHOOK, op, out);
+	case RTK_N_ACCOUNT:
+	case RTK_N_APP:
+	case RTK_N_WEBHOOK:
+		ids_of(n, &ids);
+		err = get_object(t, obj_kind_of(n->kind), &ids, op, &h, &o);
+		if (err)
+			return err;
+		dir_attr(t, n->ino, obj_time(t, o), out);
+		held_unref(h);
+		return 0;
+	default:
+		return -EIO;
+	}
+}
+
+static int ctl_attr(struct rtk_tree *t, const struct node *dir, enum rtk_ctl_file c,
+		    struct rtk_tree_attr *out)
+{
+	char *bytes = NULL;
+	size_t len = 0;
+	int err = 0;
+
+	if (c != RTK_CTL_CTL) {
+		err = ctl_render(t, c, &bytes, &len);
+		if (err)
+			return err;
+		pthread_mutex_lock(&t->ctl_lock);
+		free(t->ctl_snap[c].p);
+		t->ctl_snap[c].p = bytes;
+		t->ctl_snap[c].n = len;
+		pthread_mutex_unlock(&t->ctl_lock);
+	}
+	fill_common(t, &out->st, file_ino(dir, c), wall_now());
+	out->st.st_mode = S_IFREG | (c == RTK_CTL_CTL ? 0200 : 0444);
+	out->st.st_size = (off_t)len;
+	out->volatile_attr = true;
+	return 0;
+}
+
+/* Attributes of file index of dir (a field, or a control file under .rtkfs). */
+static int file_attr_of(struct rtk_tree *t, struct node *dir, unsigned index,
+			const struct rtk_tree_op *op, struct rtk_tree_attr *out)
+{
+	const struct rtk_obj *o;
+	struct held *h;
+	struct ids ids;
+	int err;
+
+	if (dir->kind == RTK_N_CTL_DIR) {
+		if (index >= RTK_CTL__N)
+			return -ENOENT;
+		return ctl_attr(t, dir, (enum rtk_ctl_file)index, out);
+	}
+	if (dir->kind != RTK_N_ACCOUNT && dir->kind != RTK_N_APP && dir->kind != RTK_N_WEBHOOK)
+		return -ENOENT;
+	if (index >= RTK_F__N || !rtk_path_field_name(obj_kind_of(dir->kind), index))
+		return -ENOENT;
+	ids_of(dir, &ids);
+	err = get_object(t, obj_kind_of(dir->kind), &ids, op, &h, &o);
+	if (err)
+		return err;
+	if (rtk_obj_is_bare(o))
+		err = -ENOENT;
+	else
+		file_attr(t, file_ino(dir, index), o, (enum rtk_field)index, out);
+	held_unref(h);
+	return err;
+}
+
+/* ---- the public operations ---- */
+
+int rtk_tree_getattr(struct rtk_tree *t, uint64_t ino, const struct rtk_tree_op *op,
+		     struct rtk_tree_attr *out)
+{
+	struct node *n;
+	unsigned index;
+
+	if (rtk_tree_is_dir(ino)) {
+		n = node_of_ino(t, ino);
+		return n ? node_attr(t, n, op, out) : -ENOENT;
+	}
+	n = file_of_ino(t, ino, &index);
+	return n ? file_attr_of(t, n, index, op, out) : -ENOENT;
+}
+
+int rtk_tree_lookup(struct rtk_tree *t, uint64_t parent, const char *name,
+		    const struct rtk_tree_op *op, struct rtk_tree_attr *out)
+{
+	struct rtk_path_step step;
+	struct node *p = node_of_ino(t, parent), *n;
+	struct ids ids;
+	struct held *h;
+	const struct rtk_obj *o;
+	int err;
+
+	if (!p)
+		return rtk_tree_is_dir(parent) ? -ENOENT : -ENOTDIR;
+	err = rtk_path_step(p->kind, name, &step);
+	if (err)
+		return err;
+	switch (step.kind) {
+	case RTK_N_FIELD:
+		return file_attr_of(t, p, step.field, op, out);
+	case RTK_N_CTL_FILE:
+		return file_attr_of(t, p, step.ctl, op, out);
+	case RTK_N_ACCOUNT:
+	case RTK_N_APP:
+	case RTK_N_WEBHOOK:
+		/* Check the name is listed before making a node for it. */
+		ids_of(p, &ids);
+		if (step.kind == RTK_N_ACCOUNT)
+			ids.account = name;
+		else if (step.kind == RTK_N_APP)
+			ids.app = name;
+		else
+			ids.webhook = name;
+		err = get_object(t, obj_kind_of(step.kind), &ids, op, &h, &o);
+		if (err)
+			return err;
+		n = child_node(t, p, name, step.kind);
+		if (n)
+			dir_attr(t, n->ino, obj_time(t, o), out);
+		held_unref(h);
+		return n ? 0 : -ENOMEM;
+	default:
+		n = child_node(t, p, name, step.kind);
+		return n ? node_attr(t, n, op, out) : -ENOMEM;
+	}
+}
+
+struct dirent_emit {
+	bool (*emit)(void *ctx, const char *name, const struct rtk_tree_attr *attr,
+		     uint64_t next_off);
+	void *ctx;
+	uint64_t off, index; /* first index wanted, index of the next entry */
+	bool full;
+};
+
+/* Offer one entry; false once the caller has no room. */
+static bool offer(struct dirent_emit *e, const char *name, const struct rtk_tree_attr *attr)
+{
+	uint64_t i = e->index++;
+
+	if (e->full || i < e->off)
+		return !e->full;
+	if (!e->emit(e->ctx, name, attr, i + 1))
+		e->full = true;
+	return !e->full;
+}
+
+int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, const struct rtk_tree_op *op,
+		     bool (*emit)(void *ctx, const char *name, const struct rtk_tree_attr *attr,
+				  uint64_t next_off),
+		     void *ctx)
+{
+	struct dirent_emit e = {.emit = emit, .ctx = ctx, .off = off};
+	struct node *n = node_of_ino(t, ino), *c;
+	struct rtk_tree_attr self, a;
+	const struct rtk_obj *owner = NULL;
+	struct held *h = NULL;
+	struct ids ids;
+	enum rtk_kind k;
+	size_t i, count;
+	int err;
+
+	if (!n)
+		return rtk_tree_is_dir(ino) ? -ENOENT : -ENOTDIR;
+	err = node_attr(t, n, op, &self);
+	if (err)
+		return err;
+	if (!offer(&e, ".", &self))
+		return 0;
+	dir_attr(t, n->parent ? n->parent->ino : n->ino, t->mounted, &a);
+	if (!offer(&e, "..", &a))
+		return 0;
+
+	ids_of(n, &ids);
+	switch (n->kind) {
+	case RTK_N_ROOT:
+		c = child_node(t, n, "accounts", RTK_N_ACCOUNTS);
+		if (!c)
+			return -ENOMEM;
+		err = node_attr(t, c, op, &a);
+		if (!err)
+			offer(&e, "accounts", &a);
+		return err;
+	case RTK_N_CTL_DIR:
+		for (i = 0; i < RTK_CTL__N; i++) {
+			err = ctl_attr(t, n, (enum rtk_ctl_file)i, &a);
+			if (err || !offer(&e, rtk_path_ctl_name((enum rtk_ctl_file)i), &a))
+				return err;
+		}
+		return 0;
+	case RTK_N_ACCOUNTS:
+	case RTK_N_APPS:
+	case RTK_N_WEBHOOKS:
+		k = n->kind == RTK_N_ACCOUNTS ? RTK_K_ACCOUNT
+		    : n->kind == RTK_N_APPS   ? RTK_K_APP
+					      : RTK_K_WEBHOOK;
+		err = get_listing(t, k, &ids, op, &h);
+		if (err)
+			return err;
+		count = rtk_listing_count(h->l);
+		for (i = 0; i < count; i++) {
+			const struct rtk_obj *o = rtk_listing_at(h->l, i);
+			const char *id = rtk_obj_id(o, NULL);
+
+			if (e.index + 1 <= e.off) { /* skip without making nodes */
+				e.index++;
+				continue;
+			}
+			c = child_node(t, n, id,
+				       k == RTK_K_ACCOUNT ? RTK_N_ACCOUNT
+				       : k == RTK_K_APP   ? RTK_N_APP
+							  : RTK_N_WEBHOOK);
+			if (!c) {
+				err = -ENOMEM;
+				break;
+			}
+			dir_attr(t, c->ino, obj_time(t, o), &a);
+			if (!offer(&e, id, &a))
+				break;
+		}
+		held_unref(h);
+		return err;
+	case RTK_N_ACCOUNT:
+	case RTK_N_APP:
+	case RTK_N_WEBHOOK:
+		k = obj_kind_of(n->kind);
+		err = get_object(t, k, &ids, op, &h, &owner);
+		if (err)
+			return err;
+		for (i = 0; i < RTK_F__N && !rtk_obj_is_bare(owner); i++) {
+			const char *fname = rtk_path_field_name(k, (enum rtk_field)i);
+
+			if (!fname)
+				continue;
+			file_attr(t, file_ino(n, (unsigned)i), owner, (enum rtk_field)i, &a);
+			if (!offer(&e, fname, &a))
+				goto out_unref;
+		}
+		if (n->kind != RTK_N_WEBHOOK) {
+			const char *sub = n->kind == RTK_N_ACCOUNT ? "apps" : "webhooks";
+
+			c = child_node(t, n, sub, n->kind == RTK_N_ACCOUNT ? RTK_N_APPS
+									   : RTK_N_WEBHOOKS);
+			if (!c) {
+				err = -ENOMEM;
+				goto out_unref;
+			}
+			/*
+			 * Its mtime comes from its own listing, which ls of this directory
+			 * should not fetch: offer it uncached, the kernel looks it up on use.
+			 */
+			dir_attr(t, c->ino, obj_time(t, owner), &a);
+			a.volatile_attr = true;
+			offer(&e, sub, &a);
+		}
+out_unref:
+		held_unref(h);
+		return err;
+	default:
+		return -ENOTDIR;
+	}
+}
+
+int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
+		  const struct rtk_tree_op *op, struct rtk_tree_data *out)
+{
+	const struct rtk_obj *o;
+	const char *bytes;
+	struct held *h;
+	struct ids ids;
+	struct node *dir;
+	unsigned index;
+	size_t len;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	dir = file_of_ino(t, ino, &index);
+	if (!dir)
+		return rtk_tree_is_dir(ino) ? -EISDIR : -ENOENT;
+	if (dir->kind == RTK_N_CTL_DIR) {
+		if (index >= RTK_CTL__N)
+			return -ENOENT;
+		if (index == RTK_CTL_CTL)
+			return 0;
+		return ctl_read(t, (enum rtk_ctl_file)index, off, size, out);
+	}
+	if (index >= RTK_F__N)
+		return -ENOENT;
+	ids_of(dir, &ids);
+	err = get_object(t, obj_kind_of(dir->kind), &ids, op, &h, &o);
+	if (err)
+		return err;
+	bytes = rtk_obj_field(o, (enum rtk_field)index, &len);
+	if (!bytes) {
+		held_unref(h);
+		return -ENOENT;
+	}
+	out->hold = h;
+	if (off < len) {
+		out->p = bytes + off;
+		out->n = len - off < size ? len - off : size;
+	}
+	return 0;
+}
+
+void rtk_tree_data_release(struct rtk_tree_data *d)
+{
+	held_unref(d->hold);
+	free(d->owned);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- control files (.rtkfs) ---- */
+
+static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_t *len)
+{
+	struct rtk_cache_stats cs;
+	struct rtk_api_stats as;
+	struct rtk_buf b;
+	uint64_t total = 0, lookups;
+	int i, err = 0;
+
+	rtk_cache_get_stats(t->cfg.cache, &cs);
+	rtk_api_get_stats(t->cfg.api, &as);
+	for (i = 0; i < RTK_EP__N; i++)
+		total += as.requests[i];
+	lookups = cs.hits + cs.misses;
+	rtk_buf_init(&b, 1 << 20);
+	if (c == RTK_CTL_STATS_JSON) {
+		err |= rtk_buf_printf(&b, "{\n  \"requests\": {\n");
+		for (i = 0; i < RTK_EP__N; i++)
+			err |= rtk_buf_printf(&b, "    \"%s\": %" PRIu64 "%s\n",
+					      rtk_api_endpoint_name((enum rtk_api_endpoint)i),
+					      as.requests[i], i + 1 < RTK_EP__N ? "," : "");
+		err |= rtk_buf_printf(&b,
+				      "  },\n  \"requests_total\": %" PRIu64 ",\n"
+				      "  \"responses\": {\"none\": %" PRIu64 ", \"2xx\": %" PRIu64
+				      ", \"3xx\": %" PRIu64 ", \"4xx\": %" PRIu64
+				      ", \"5xx\": %" PRIu64 "},\n"
+				      "  \"status_429\": %" PRIu64 ",\n  \"retries\": %" PRIu64 ",\n"
+				      "  \"cache\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64
+				      ", \"stale_serves\": %" PRIu64 ", \"fetch_errors\": %" PRIu64
+				      ", \"entries\": %zu, \"bytes\": %zu}\n}\n",
+				      total, as.by_class[0], as.by_class[2], as.by_class[3],
+				      as.by_class[4], as.by_class[5], as.status_429, as.retries,
+				      cs.hits, cs.misses, cs.stale_serves, cs.fetch_errors, cs.entries,
+				      cs.bytes);
+	} else {
+		err |= rtk_buf_printf(&b,
+				      "base_url: %s\nrequests: %" PRIu64 "\ncache: %zu listings, "
+				      "%zu bytes, hit ratio %.2f\nstale serves: %" PRIu64
+				      "\nlast error: %s\n",
+				      rtk_api_base_url(t->cfg.api), total, cs.entries, cs.bytes,
+				      lookups ? (double)cs.hits / (double)lookups : 0.0,
+				      cs.stale_serves, as.last_error[0] ? as.last_error : "none");
+	}
+	if (err) {
+		rtk_buf_release(&b);
+		return -ENOMEM;
+	}
+	*out = rtk_buf_detach(&b, len);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* A slice of the control file's last snapshot (rendered now if there is none). */
+static int ctl_read(struct rtk_tree *t, enum rtk_ctl_file c, uint64_t off, size_t size,
+		    struct rtk_tree_data *out)
+{
+	size_t n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&t->ctl_lock);
+	if (!t->ctl_snap[c].p)
+		err = ctl_render(t, c, &t->ctl_snap[c].p, &t->ctl_snap[c].n);
+	if (!err && off < t->ctl_snap[c].n) {
+		n = t->ctl_snap[c].n - off < size ? t->ctl_snap[c].n - off : size;
+		out->owned = malloc(n ? n : 1);
+		if (!out->owned)
+			err = -ENOMEM;
+		else
+			memcpy(out->owned, t->ctl_snap[c].p + off, n);
+	}
+	pthread_mutex_unlock(&t->ctl_lock);
+	if (!err) {
+		out->p = out->owned;
+		out->n = n;
+	}
+	return err;
+}
+
+int rtk_tree_ctl_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len)
+{
+	struct node *dir;
+	unsigned index;
+
+	dir = file_of_ino(t, ino, &index);
+	if (!dir || dir->kind != RTK_N_CTL_DIR || index != RTK_CTL_CTL)
+		return -EACCES;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	if (len == 5 && memcmp(buf, "flush", 5) == 0) {
+		rtk_cache_flush(t->cfg.cache);
+		rtk_info("flushed every cached listing");
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- token check ---- */
+
+static int verify_at(struct rtk_tree *t, const char *path, const struct rtk_tree_op *op,
+		     char *msg, size_t msgsz)
+{
+	struct rtk_api_resp resp;
+	struct rtk_api_req req = {
+		.method = "GET",
+		.path = path,
+		.deadline_ns = op->deadline_ns,
+		.interrupted = op->interrupted,
+		.interrupted_ctx = op->interrupted_ctx,
+	};
+	char server[200];
+	int err;
+
+	rtk_api_resp_init(&resp, 1 << 20);
+	err = rtk_api_call(t->cfg.api, &req, &resp);
+	if (!err)
+		err = rtk_model_parse_verify(resp.body.data, resp.body.len);
+	if (err) {
+		if (rtk_model_error_message(resp.body.data, resp.body.len, server,
+					    sizeof(server)) != 0)
+			snprintf(server, sizeof(server), "%s", strerror(-err));
+		if (resp.status)
+			snprintf(msg, msgsz, "%s%s: HTTP %ld: %s", rtk_api_base_url(t->cfg.api),
+				 path, resp.status, server);
+		else
+			snprintf(msg, msgsz, "%s%s: %s", rtk_api_base_url(t->cfg.api), path,
+				 strerror(-err));
+	}
+	rtk_api_resp_release(&resp);
+	return err;
+}
+
+int rtk_tree_verify_token(struct rtk_tree *t, const struct rtk_tree_op *op, char *msg,
+			  size_t msgsz)
+{
+	char path[256], enc[3 * RTK_ID_MAX + 1], first[RTK_ID_MAX + 1] = "";
+	struct held *h = NULL;
+	struct ids ids = {0};
+	int err;
+
+	err = verify_at(t, "/user/tokens/verify", op, msg, msgsz);
+	if (err != -EACCES)
+		return err;
+	/* Perhaps an account-owned token: those verify under their account. */
+	if (t->cfg.naccounts) {
+		snprintf(first, sizeof(first), "%s", t->cfg.accounts[0]);
+	} else if (get_listing(t, RTK_K_ACCOUNT, &ids, op, &h) == 0) {
+		if (rtk_listing_count(h->l))
+			snprintf(first, sizeof(first), "%s",
+				 rtk_obj_id(rtk_listing_at(h->l, 0), NULL));
+		held_unref(h);
+	}
+	if (!first[0] || rtk_path_encode(first, strlen(first), enc, sizeof(enc)) < 0)
+		return -EACCES;
+	snprintf(path, sizeof(path), "/accounts/%s/tokens/verify", enc);
+	return verify_at(t, path, op, msg, msgsz) == 0 ? 0 : -EACCES;
+}
+
+/* ---- life cycle ---- */
+
+struct rtk_tree *rtk_tree_new(const struct rtk_tree_config *cfg)
+{
+	struct rtk_tree *t = calloc(1, sizeof(*t));
+	struct rtk_listing_builder *b;
+	struct rtk_listing *l;
+	size_t i;
+
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	t->mounted = wall_now();
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->ctl_lock, NULL);
+	t->nbuckets = 1024;
+	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
+	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
+	t->root = calloc(1, sizeof(*t->root) + 1);
+	if (!t->by_ino || !t->by_name || !t->root)
+		goto err_free;
+	t->root->ino = RTK_TREE_ROOT_INO;
+	t->root->kind = RTK_N_ROOT;
+
+	if (cfg->naccounts) {
+		b = rtk_listing_builder_new(RTK_K_ACCOUNT);
+		if (!b)
+			goto err_free;
+		for (i = 0; i < cfg->naccounts; i++) {
+			const char *id = cfg->accounts[i];
+			int err = rtk_listing_builder_add_bare(b, id, strlen(id));
+
+			if (err && err != -EEXIST) {
+				rtk_err("account id '%s' is not a valid id", id);
+				rtk_listing_builder_free(b);
+				goto err_free;
+			}
+		}
+		l = rtk_listing_builder_finish(b);
+		t->named.h = l ? held_new(l, t->mounted) : NULL;
+		if (!t->named.h) {
+			rtk_listing_unref(l);
+			goto err_free;
+		}
+	}
+	return t;
+
+err_free:
+	rtk_tree_free(t);
+	return NULL;
+}
+
+void rtk_tree_free(struct rtk_tree *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	if (t->by_ino) {
+		for (i = 0; i < t->nbuckets; i++) {
+			struct node *e = t->by_ino[i], *next;
+
+			for (; e; e = next) {
+				next = e->next_by_ino;
+				free(e);
+			}
+		}
+	}
+	held_unref(t->named.h);
+	for (i = 0; i < RTK_CTL__N; i++)
+		free(t->ctl_snap[i].p);
+	pthread_mutex_destroy(&t->ctl_lock);
+	free(t->by_ino);
+	free(t->by_name);
+	free(t->root);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* The cache callbacks for the values the tree stores, for main to configure the cache. */
+const struct rtk_cache_ops rtk_tree_cache_ops = {
+	.ref = held_ref,
+	.unref = held_unref,
+	.size = held_size,
+};

@@ -1,1 +1,493 @@
-typedef int rtk_placeholder_vfs;
+// SPDX-License-Identifier: MIT
+/*
+ * FUSE low-level callbacks. Every handler builds a struct rtk_tree_op (deadline now +
+ * timeout, interrupt check on the request), calls the tree and replies; nothing here blocks
+ * without that deadline, and nothing exits.
+ *
+ * open and opendir answer ENOSYS: the kernel then never sends them again and keeps page
+ * cache and directory listings across opens (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR), which is
+ * what makes warm reads close to tmpfs (DESIGN §3). What changes is invalidated through the
+ * attributes (mtime, size) and through the notifier thread below.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include <fuse_lowlevel.h>
+
+#include "rtkfs/clock.h"
+#include "rtkfs/log.h"
+#include "rtkfs/vfs.h"
+
+#define NOTIFY_QUEUE_MAX 65536
+
+struct notice {
+	struct notice *next;
+	uint64_t ino;    /* inode to invalidate, or the parent of name */
+	char *name;      /* NULL: invalidate ino; else the entry name in ino */
+};
+
+struct rtk_vfs {
+	struct rtk_vfs_config cfg;
+	struct rtk_tree *tree;
+
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct notice *head, *tail;
+	size_t queued;
+	bool stop, running;
+	pthread_t thread;
+	struct fuse_session *se;
+};
+
+/* ---- the notifier ---- */
+
+static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
+{
+	struct notice *n;
+
+	pthread_mutex_lock(&v->lock);
+	if (!v->running || v->queued >= NOTIFY_QUEUE_MAX)
+		goto out; /* nothing cached yet, or the kernel will age it out by the TTL */
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto out;
+	n->ino = ino;
+	if (name && !(n->name = strdup(name))) {
+		free(n);
+		goto out;
+	}
+	if (v->tail)
+		v->tail->next = n;
+	else
+		v->head = n;
+	v->tail = n;
+	v->queued++;
+	pthread_cond_signal(&v->more);
+out:
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void hook_inval_inode(void *ctx, uint64_t ino)
+{
+	enqueue(ctx, ino, NULL);
+}
+
+static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
+{
+	enqueue(ctx, parent, name);
+}
+
+static void *notifier(void *arg)
+{
+	struct rtk_vfs *v = arg;
+	struct notice *n;
+
+	pthread_mutex_lock(&v->lock);
+	for (;;) {
+		while (!v->head && !v->stop)
+			pthread_cond_wait(&v->more, &v->lock);
+		if (v->stop)
+			break;
+		n = v->head;
+		v->head = n->next;
+		if (!v->head)
+			v->tail = NULL;
+		v->queued--;
+		pthread_mutex_unlock(&v->lock);
+		/* -ENOENT only means the kernel holds nothing for it. */
+		if (n->name)
+			fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
+		else
+			fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
+		free(n->name);
+		free(n);
+		pthread_mutex_lock(&v->lock);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
+}
+
+int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)
+{
+	int err;
+
+	v->se = se;
+	v->stop = false;
+	err = pthread_create(&v->thread, NULL, notifier, v);
+	if (err)
+		return -err;
+	pthread_mutex_lock(&v->lock);
+	v->running = true;
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+void rtk_vfs_stop_notifier(struct rtk_vfs *v)
+{
+	struct notice *n;
+
+	pthread_mutex_lock(&v->lock);
+	if (!v->running) {
+		pthread_mutex_unlock(&v->lock);
+		return;
+	}
+	v->stop = true;
+	v->running = false;
+	pthread_cond_signal(&v->more);
+	pthread_mutex_unlock(&v->lock);
+	pthread_join(v->thread, NULL);
+	while ((n = v->head)) {
+		v->head = n->next;
+		free(n->name);
+		free(n);
+	}
+	v->tail = NULL;
+	v->queued = 0;
+}
+
+/* ---- requests ---- */
+
+static bool req_interrupted(void *ctx)
+{
+	return fuse_req_interrupted(ctx);
+}
+
+static struct rtk_vfs *vfs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct rtk_tree_op op_for(fuse_req_t req)
+{
+	struct rtk_tree_op op = {
+		.deadline_ns = rtk_clock_mono_ns() + vfs_of(req)->cfg.timeout_ns,
+		.interrupted = req_interrupted,
+		.interrupted_ctx = req,
+	};
+	return op;
+}
+
+static double timeout_of(const struct rtk_vfs *v, const struct rtk_tree_attr *a)
+{
+	return a->volatile_attr ? 0.0 : v->cfg.ttl_s;
+}
+
+static void vfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Always plus: one readdir fills every child's attributes (cold lookups 90k → 8k). */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
+static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_attr a;
+	struct fuse_entry_param e;
+	int err;
+
+	memset(&e, 0, sizeof(e));
+	err = rtk_tree_lookup(v->tree, parent, name, &op, &a);
+	if (err == -ENOENT) {
+		/* A negative entry: the name is not in a fresh listing, for the TTL. */
+		e.ino = 0;
+		e.entry_timeout = v->cfg.ttl_s;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	e.ino = a.st.st_ino;
+	e.attr = a.st;
+	e.attr_timeout = timeout_of(v, &a);
+	e.entry_timeout = timeout_of(v, &a);
+	fuse_reply_entry(req, &e);
+}
+
+static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* Nodes live as long as the mount, so their inode numbers stay the same. */
+	fuse_reply_none(req);
+}
+
+static void vfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	fuse_reply_none(req);
+}
+
+static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_attr a;
+	int err;
+
+	err = rtk_tree_getattr(v->tree, ino, &op, &a);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &a.st, timeout_of(v, &a));
+}
+
+static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, ENOSYS); /* no-open: see the top of this file */
+}
+
+static void vfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, ENOSYS); /* no-opendir: the kernel caches listings */
+}
+
+struct dirbuf {
+	fuse_req_t req;
+	struct rtk_vfs *v;
+	bool plus;
+	char *buf;
+	size_t size, used;
+};
+
+static bool emit_entry(void *ctx, const char *name, const struct rtk_tree_attr *attr,
+		       uint64_t next_off)
+{
+	struct dirbuf *d = ctx;
+	size_t need;
+
+	if (d->plus) {
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.ino = attr->st.st_ino;
+		e.attr = attr->st;
+		e.attr_timeout = timeout_of(d->v, attr);
+		e.entry_timeout = timeout_of(d->v, attr);
+		need = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name,
+					      &e, (off_t)next_off);
+	} else {
+		need = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name,
+					 &attr->st, (off_t)next_off);
+	}
+	if (need > d->size - d->used)
+		return false;
+	d->used += need;
+	return true;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct dirbuf d = {.req = req, .v = v, .plus = plus, .size = size};
+	int err;
+
+	d.buf = malloc(size ? size : 1);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = rtk_tree_readdir(v->tree, ino, (uint64_t)off, &op, emit_entry, &d);
+	if (err && !d.used)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
+}
+
+static void vfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, false);
+}
+
+static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, true);
+}
+
+static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_data data;
+	int err;
+
+	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fuse_reply_buf(req, data.p, data.n);
+	rtk_tree_data_release(&data);
+}
+
+static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	int err;
+
+	err = rtk_tree_ctl_write(v->tree, ino, buf, size);
+	if (err == -EACCES)
+		err = -EROFS; /* writes to the API come with the writes feature */
+	if (err < 0)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			struct fuse_file_info *fi)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_attr a;
+	int err;
+
+	/* Truncating the control file (echo flush > ctl) is part of writing to it. */
+	if (to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0 && !rtk_tree_is_dir(ino) &&
+	    rtk_tree_getattr(v->tree, ino, &op, &a) == 0 && a.volatile_attr) {
+		fuse_reply_attr(req, &a.st, 0);
+		return;
+	}
+	err = EROFS;
+	fuse_reply_err(req, err);
+}
+
+static void reply_erofs(fuse_req_t req)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	reply_erofs(req);
+}
+
+static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      dev_t rdev)
+{
+	reply_erofs(req);
+}
+
+static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void vfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void vfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		       const char *newname, unsigned int flags)
+{
+	reply_erofs(req);
+}
+
+static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	reply_erofs(req);
+}
+
+static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs s;
+
+	memset(&s, 0, sizeof(s));
+	s.f_bsize = 4096;
+	s.f_frsize = 4096;
+	s.f_namemax = 255;
+	fuse_reply_statfs(req, &s);
+}
+
+static const struct fuse_lowlevel_ops vfs_ops = {
+	.init = vfs_init,
+	.lookup = vfs_lookup,
+	.forget = vfs_forget,
+	.forget_multi = vfs_forget_multi,
+	.getattr = vfs_getattr,
+	.setattr = vfs_setattr,
+	.open = vfs_open,
+	.opendir = vfs_opendir,
+	.read = vfs_read,
+	.write = vfs_write,
+	.readdir = vfs_readdir,
+	.readdirplus = vfs_readdirplus,
+	.mkdir = vfs_mkdir,
+	.mknod = vfs_mknod,
+	.create = vfs_create,
+	.unlink = vfs_unlink,
+	.rmdir = vfs_rmdir,
+	.rename = vfs_rename,
+	.link = vfs_link,
+	.symlink = vfs_symlink,
+	.statfs = vfs_statfs,
+};
+
+struct fuse_session *rtk_vfs_session_new(struct rtk_vfs *v, struct fuse_args *args)
+{
+	return fuse_session_new(args, &vfs_ops, sizeof(vfs_ops), v);
+}
+
+struct rtk_tree_hooks rtk_vfs_hooks(struct rtk_vfs *v)
+{
+	struct rtk_tree_hooks h = {
+		.inval_inode = hook_inval_inode,
+		.inval_entry = hook_inval_entry,
+		.ctx = v,
+	};
+	return h;
+}
+
+void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t)
+{
+	v->tree = t;
+}
+
+struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg)
+{
+	struct rtk_vfs *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->cfg = *cfg;
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->more, NULL);
+	return v;
+}
+
+void rtk_vfs_free(struct rtk_vfs *v)
+{
+	if (!v)
+		return;
+	rtk_vfs_stop_notifier(v);
+	pthread_mutex_destroy(&v->lock);
+	pthread_cond_destroy(&v->more);
+	free(v);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * opts: the command line and environment (DESIGN §4, §8). One fuse_opt table; defaults are
+ * set before parsing, environment fallbacks and cross-option checks after.
+ */
+#ifndef RTKFS_OPTS_H
+#define RTKFS_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fuse_args;
+
+struct rtk_opts {
+	unsigned ttl;      /* seconds a listing is fresh */
+	unsigned stale;    /* seconds a stale listing may stand in after a failed refresh */
+	unsigned timeout;  /* seconds every operation may take */
+	char *rate;        /* "N/SECONDS" */
+	unsigned rate_n, rate_window;
+	unsigned prefetch; /* parallel read-ahead of sub-collections (0: off) */
+	unsigned long max_body; /* response bytes accepted */
+	char *base_url;
+	char *token_file;
+	char *account;     /* "ID[:ID...]" */
+	char *cacert;
+	int ro;
+	char **accounts;   /* account split on ':' */
+	size_t naccounts;
+};
+
+/* Defaults, then our options out of args (the rest stays for libfuse). 0 or -1 (message
+ * printed by fuse_opt). */
+int rtk_opts_parse(struct fuse_args *args, struct rtk_opts *o);
+
+/* Environment fallbacks and checks. 0, or -1 with a one-line reason in err. */
+int rtk_opts_finish(struct rtk_opts *o, char *err, size_t errsz);
+
+/*
+ * The API token: from token_file (refused unless a regular file that group and others cannot
+ * read) or $CLOUDFLARE_API_TOKEN (which is then wiped from the environment). 0 and a
+ * malloc'd string in *token, or -1 with a reason in err (never containing the token).
+ */
+int rtk_opts_read_token(const struct rtk_opts *o, char **token, char *err, size_t errsz);
+
+/* Print our options with their defaults (for --help). */
+void rtk_opts_print_help(void);
+
+void rtk_opts_release(struct rtk_opts *o);
+
+#endif
