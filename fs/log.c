@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
-#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #include "rtkfs/log.h"
 
@@ -13,7 +14,7 @@
  */
 static enum rtk_log_level max_level = RTK_LOG_INFO;
 static int to_syslog;
-static const char *secret;
+static char *secret; /* our own copy, locked in memory, wiped at exit */
 
 void rtk_log_init(enum rtk_log_level level, bool use_syslog)
 {
@@ -28,9 +29,27 @@ void rtk_log_use_syslog(bool on)
 	to_syslog = on;
 }
 
+static void wipe_secret(void)
+{
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+		secret = NULL;
+	}
+}
+
 void rtk_log_set_secret(const char *s)
 {
-	secret = s && *s ? s : NULL;
+	static bool registered;
+
+	wipe_secret();
+	if (!s || !*s)
+		return;
+	secret = strdup(s);
+	if (secret)
+		mlock(secret, strlen(secret) + 1);
+	if (!registered)
+		registered = atexit(wipe_secret) == 0;
 }
 
 bool rtk_log_enabled(enum rtk_log_level level)
@@ -48,6 +67,8 @@ static void redact(char *line, size_t size)
 	if (!secret)
 		return;
 	slen = strlen(secret);
+	if (!slen)
+		return;
 	while ((hit = strstr(from, secret))) {
 		size_t tail = strlen(hit + slen) + 1; /* with the NUL */
 

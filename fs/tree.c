@@ -314,6 +314,7 @@ struct fetch {
 	const struct rtk_tree_op *op;
 	enum rtk_kind kind;
 	struct ids ids;
+	bool quiet; /* failures are the caller's to report */
 };
 
 static const char *kind_plural(enum rtk_kind k)
@@ -334,6 +335,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 		.deadline_ns = f->op->deadline_ns,
 		.interrupted = f->op->interrupted,
 		.interrupted_ctx = f->op->interrupted_ctx,
+		.quiet = f->quiet,
 	};
 	char query[64] = "";
 	int err;
@@ -350,7 +352,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 	if (err)
 		goto out;
 	err = rtk_model_parse_page(b, resp.body.data, resp.body.len, page);
-	if (err == -EPROTO)
+	if (err == -EPROTO && !f->quiet)
 		rtk_warn("cannot list '%s': the response is not a list of %s", path,
 			 kind_plural(f->kind));
 out:
@@ -1033,6 +1035,7 @@ static int verify_at(struct rtk_tree *t, const char *path, const struct rtk_tree
 		.deadline_ns = op->deadline_ns,
 		.interrupted = op->interrupted,
 		.interrupted_ctx = op->interrupted_ctx,
+		.quiet = true,
 	};
 	char server[200];
 	int err;
@@ -1056,26 +1059,42 @@ static int verify_at(struct rtk_tree *t, const char *path, const struct rtk_tree
 	return err;
 }
 
+/* The first account GET /accounts lists for this token, or "" (failures stay quiet). */
+static void first_listed_account(struct rtk_tree *t, const struct rtk_tree_op *op, char *out,
+				 size_t outsz)
+{
+	struct fetch f = {.t = t, .op = op, .kind = RTK_K_ACCOUNT, .quiet = true};
+	struct rtk_page page = {.page = 1, .per_page = ACCOUNTS_PER_PAGE};
+	struct rtk_listing_builder *b = rtk_listing_builder_new(RTK_K_ACCOUNT);
+	struct rtk_listing *l;
+
+	out[0] = '\0';
+	if (!b)
+		return;
+	if (fetch_page(&f, "/accounts", b, &page) != 0) {
+		rtk_listing_builder_free(b);
+		return;
+	}
+	l = rtk_listing_builder_finish(b);
+	if (l && rtk_listing_count(l))
+		snprintf(out, outsz, "%s", rtk_obj_id(rtk_listing_at(l, 0), NULL));
+	rtk_listing_unref(l);
+}
+
 int rtk_tree_verify_token(struct rtk_tree *t, const struct rtk_tree_op *op, char *msg,
 			  size_t msgsz)
 {
 	char path[256], enc[3 * RTK_ID_MAX + 1], first[RTK_ID_MAX + 1] = "";
-	struct held *h = NULL;
-	struct ids ids = {0};
 	int err;
 
 	err = verify_at(t, "/user/tokens/verify", op, msg, msgsz);
 	if (err != -EACCES)
 		return err;
 	/* Perhaps an account-owned token: those verify under their account. */
-	if (t->cfg.naccounts) {
+	if (t->cfg.naccounts)
 		snprintf(first, sizeof(first), "%s", t->cfg.accounts[0]);
-	} else if (get_listing(t, RTK_K_ACCOUNT, &ids, op, &h) == 0) {
-		if (rtk_listing_count(h->l))
-			snprintf(first, sizeof(first), "%s",
-				 rtk_obj_id(rtk_listing_at(h->l, 0), NULL));
-		held_unref(h);
-	}
+	else
+		first_listed_account(t, op, first, sizeof(first));
 	if (!first[0] || rtk_path_encode(first, strlen(first), enc, sizeof(enc)) < 0)
 		return -EACCES;
 	snprintf(path, sizeof(path), "/accounts/%s/tokens/verify", enc);

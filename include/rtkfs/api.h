@@ -59,6 +59,7 @@ struct rtk_api_req {
 	/* Polled during the transfer; when it returns true the call ends with -EINTR. */
 	bool (*interrupted)(void *ctx);
 	void *interrupted_ctx;
+	bool quiet; /* the caller reports failures itself: log them at debug level only */
 };
 
 struct rtk_api_resp {

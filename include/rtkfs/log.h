@@ -26,7 +26,7 @@ void rtk_log_init(enum rtk_log_level level, bool use_syslog);
 /* Switch to syslog (after daemonizing). */
 void rtk_log_use_syslog(bool on);
 
-/* Register a string that must never be printed (the token). The pointer must outlive logging. */
+/* Register a string that must never be printed (the token); the logger keeps its own copy. */
 void rtk_log_set_secret(const char *secret);
 
 bool rtk_log_enabled(enum rtk_log_level level);
