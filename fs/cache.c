@@ -287,18 +287,27 @@ void rtk_cache_free(struct rtk_cache *c)
 	free(c);
 }
 
-/* Wait for a fetch to finish, at most until deadline_ns. false when the deadline passed. */
-static bool wait_done(struct rtk_cache *c, uint64_t deadline_ns)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline_ns / RTK_NS_PER_SEC),
-		.tv_nsec = (long)(deadline_ns % RTK_NS_PER_SEC),
-	};
+#define WAIT_SLICE_NS (50 * RTK_NS_PER_MS)
 
-	if (rtk_clock_mono_ns() >= deadline_ns)
-		return false;
-	return pthread_cond_timedwait(&c->done, &c->lock, &ts) != ETIMEDOUT ||
-	       rtk_clock_mono_ns() < deadline_ns;
+/*
+ * Wait for a fetch to finish: 0 when one did (or may have: spurious wakeups are fine, the
+ * caller looks again), -ETIMEDOUT past the deadline, -EINTR when the caller was interrupted.
+ * Waits in slices so an interrupt is seen within WAIT_SLICE_NS.
+ */
+static int wait_done(struct rtk_cache *c, const struct rtk_cache_wait *w)
+{
+	uint64_t now_ns = rtk_clock_mono_ns(), until;
+	struct timespec ts;
+
+	if (w->interrupted && w->interrupted(w->interrupted_ctx))
+		return -EINTR;
+	if (now_ns >= w->deadline_ns)
+		return -ETIMEDOUT;
+	until = now_ns + WAIT_SLICE_NS < w->deadline_ns ? now_ns + WAIT_SLICE_NS : w->deadline_ns;
+	ts.tv_sec = (time_t)(until / RTK_NS_PER_SEC);
+	ts.tv_nsec = (long)(until % RTK_NS_PER_SEC);
+	pthread_cond_timedwait(&c->done, &c->lock, &ts);
+	return 0;
 }
 
 static int hand_out(struct rtk_cache *c, void *v, void **out)
@@ -309,7 +318,7 @@ static int hand_out(struct rtk_cache *c, void *v, void **out)
 }
 
 int rtk_cache_get(struct rtk_cache *c, const char *key, rtk_cache_fetch_fn fetch, void *ctx,
-		  uint64_t deadline_ns, void **out, unsigned *flags)
+		  const struct rtk_cache_wait *w, void **out, unsigned *flags)
 {
 	unsigned fl = 0;
 	struct entry *e;
@@ -346,12 +355,11 @@ int rtk_cache_get(struct rtk_cache *c, const char *key, rtk_cache_fetch_fn fetch
 			goto serve_stale;
 		if (!e->fetching)
 			break;
-		if (!wait_done(c, deadline_ns)) {
-			if (may_serve_stale(c, e, now(c)))
-				goto serve_stale;
-			err = -ETIMEDOUT;
+		err = wait_done(c, w);
+		if (err == -ETIMEDOUT && may_serve_stale(c, e, now(c)))
+			goto serve_stale;
+		if (err)
 			goto out_release;
-		}
 	}
 
 	/* This thread fetches; others wait for it. */

@@ -155,7 +155,9 @@ int main(int argc, char *argv[])
 	{
 		struct rtk_tree_config tc = {
 			.api = api,
+			.budget = budget,
 			.cache = cache,
+			.max_body = o.max_body,
 			.accounts = (const char *const *)o.accounts,
 			.naccounts = o.naccounts,
 			.uid = getuid(),
@@ -200,7 +202,7 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	if (!cl.foreground)
 		rtk_log_use_syslog(true);
-	if (rtk_vfs_start_notifier(vfs, se) != 0)
+	if (rtk_vfs_start_notifier(vfs, se) != 0 || rtk_tree_start(tree) != 0)
 		goto out_unmount;
 	rtk_info("mounted '%s' at '%s'", o.base_url, cl.mountpoint);
 

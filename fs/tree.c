@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "rtkfs/api.h"
+#include "rtkfs/budget.h"
 #include "rtkfs/cache.h"
 #include "rtkfs/clock.h"
 #include "rtkfs/log.h"
@@ -71,6 +72,14 @@ struct rtk_tree {
 		char *p;
 		size_t n;
 	} ctl_snap[RTK_CTL__N];
+
+	/* Degraded mode (see tree.h), under health_lock. */
+	pthread_mutex_t health_lock;
+	pthread_cond_t health_cond;
+	unsigned net_failures; /* in a row */
+	int net_errno;         /* the last of them */
+	bool degraded, stopping, probe_running;
+	pthread_t probe;
 };
 
 /* ---- held listings (the cache's values) ---- */
@@ -324,6 +333,65 @@ static const char *kind_plural(enum rtk_kind k)
 	return names[k];
 }
 
+/*
+ * What a call says of the network: any HTTP answer means the API can be reached; a failure
+ * with no answer at all (refused, unreachable, timed out, reset) counts towards degraded mode.
+ */
+static void note_health(struct rtk_tree *t, int err, const struct rtk_api_resp *resp)
+{
+	bool entered = false, left = false;
+
+	if (err == -EINTR || err == -EAGAIN)
+		return; /* the caller gave up, or the budget said wait: nothing learnt */
+	pthread_mutex_lock(&t->health_lock);
+	if (resp->status) {
+		left = t->degraded;
+		t->degraded = false;
+		t->net_failures = 0;
+	} else if (err) {
+		t->net_errno = err;
+		if (++t->net_failures >= RTK_TREE_DEGRADED_AFTER && !t->degraded) {
+			t->degraded = entered = true;
+			pthread_cond_signal(&t->health_cond);
+		}
+	}
+	pthread_mutex_unlock(&t->health_lock);
+	if (entered)
+		rtk_warn("cannot reach '%s' (%d failures in a row, last: %s): answering from "
+			 "the cache until it answers again",
+			 rtk_api_base_url(t->cfg.api), RTK_TREE_DEGRADED_AFTER, strerror(-err));
+	if (left)
+		rtk_info("'%s' answers again", rtk_api_base_url(t->cfg.api));
+}
+
+bool rtk_tree_is_degraded(struct rtk_tree *t)
+{
+	bool d;
+
+	pthread_mutex_lock(&t->health_lock);
+	d = t->degraded;
+	pthread_mutex_unlock(&t->health_lock);
+	return d;
+}
+
+/*
+ * Whether a fetch should not even be tried: in degraded mode (the last network error, at
+ * once), or while a 429 pause runs and there is an older listing to stand in (-EAGAIN: the
+ * cache serves it as stale). Without an older listing a paused fetch waits in the budget.
+ */
+static int fetch_blocked(struct rtk_tree *t, bool have_old)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&t->health_lock);
+	if (t->degraded)
+		err = t->net_errno ? t->net_errno : -EHOSTUNREACH;
+	pthread_mutex_unlock(&t->health_lock);
+	if (!err && have_old && t->cfg.budget && rtk_budget_is_paused(t->cfg.budget))
+		err = -EAGAIN;
+	return err;
+}
+
 /* One page (or the whole list, for webhooks) into the builder. */
 static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_builder *b,
 		      struct rtk_page *page)
@@ -347,8 +415,9 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 			 page->per_page);
 	req.query = query[0] ? query : NULL;
 
-	rtk_api_resp_init(&resp, BODY_MAX_DEFAULT);
+	rtk_api_resp_init(&resp, f->t->cfg.max_body ? f->t->cfg.max_body : BODY_MAX_DEFAULT);
 	err = rtk_api_call(f->t->cfg.api, &req, &resp);
+	note_health(f->t, err, &resp);
 	if (err)
 		goto out;
 	err = rtk_model_parse_page(b, resp.body.data, resp.body.len, page);
@@ -438,8 +507,11 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 	struct rtk_listing_builder *b;
 	struct rtk_listing *l;
 	struct rtk_page page = {.page = 1};
-	int err = 0;
+	int err;
 
+	err = fetch_blocked(f->t, old != NULL);
+	if (err)
+		return err;
 	b = rtk_listing_builder_new(f->kind);
 	if (!b)
 		return -ENOMEM;
@@ -478,6 +550,11 @@ static int get_listing(struct rtk_tree *t, enum rtk_kind k, const struct ids *id
 		       const struct rtk_tree_op *op, struct held **out)
 {
 	struct fetch f = {.t = t, .op = op, .kind = k, .ids = *ids};
+	struct rtk_cache_wait w = {
+		.deadline_ns = op->deadline_ns,
+		.interrupted = op->interrupted,
+		.interrupted_ctx = op->interrupted_ctx,
+	};
 	char key[256];
 	void *v;
 	int err;
@@ -490,7 +567,7 @@ static int get_listing(struct rtk_tree *t, enum rtk_kind k, const struct ids *id
 	err = collection_path(k, ids, key, sizeof(key));
 	if (err)
 		return err;
-	err = rtk_cache_get(t->cfg.cache, key, fetch_listing, &f, op->deadline_ns, &v, NULL);
+	err = rtk_cache_get(t->cfg.cache, key, fetch_listing, &f, &w, &v, NULL);
 	if (err)
 		return err;
 	*out = v;
@@ -929,47 +1006,115 @@ void rtk_tree_data_release(struct rtk_tree_data *d)
 
 /* ---- control files (.rtkfs) ---- */
 
+/* s as a JSON string (s is printable ASCII: the api keeps last_error so). */
+static int put_json_str(struct rtk_buf *b, const char *s)
+{
+	int err = rtk_buf_puts(b, "\"");
+
+	for (; !err && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			err = rtk_buf_printf(b, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			err = rtk_buf_printf(b, "\\u%04x", (unsigned char)*s);
+		else
+			err = rtk_buf_append(b, s, 1);
+	}
+	return err ? err : rtk_buf_puts(b, "\"");
+}
+
+static void format_time(int64_t t, char *out, size_t outsz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t || !gmtime_r(&tt, &tm) || !strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, outsz, "never");
+}
+
 static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_t *len)
 {
+	struct rtk_budget_stats bs = {0};
 	struct rtk_cache_stats cs;
 	struct rtk_api_stats as;
 	struct rtk_buf b;
-	uint64_t total = 0, lookups;
-	int i, err = 0;
+	uint64_t total = 0, lookups, now_ns = rtk_clock_mono_ns(), paused_for = 0;
+	char when[32];
+	bool degraded = rtk_tree_is_degraded(t);
+	size_t i;
+	int err = 0;
 
 	rtk_cache_get_stats(t->cfg.cache, &cs);
 	rtk_api_get_stats(t->cfg.api, &as);
+	if (t->cfg.budget) {
+		rtk_budget_get_stats(t->cfg.budget, &bs);
+		if (bs.paused_until_ns > now_ns)
+			paused_for = (bs.paused_until_ns - now_ns + RTK_NS_PER_SEC - 1) / RTK_NS_PER_SEC;
+	}
 	for (i = 0; i < RTK_EP__N; i++)
 		total += as.requests[i];
 	lookups = cs.hits + cs.misses;
+	format_time(as.last_error_time, when, sizeof(when));
 	rtk_buf_init(&b, 1 << 20);
 	if (c == RTK_CTL_STATS_JSON) {
-		err |= rtk_buf_printf(&b, "{\n  \"requests\": {\n");
+		err |= rtk_buf_puts(&b, "{\n  \"base_url\": ");
+		err |= put_json_str(&b, rtk_api_base_url(t->cfg.api));
+		err |= rtk_buf_puts(&b, ",\n  \"requests\": {");
 		for (i = 0; i < RTK_EP__N; i++)
-			err |= rtk_buf_printf(&b, "    \"%s\": %" PRIu64 "%s\n",
+			err |= rtk_buf_printf(&b, "%s\"%s\": %" PRIu64, i ? ", " : "",
 					      rtk_api_endpoint_name((enum rtk_api_endpoint)i),
-					      as.requests[i], i + 1 < RTK_EP__N ? "," : "");
-		err |= rtk_buf_printf(&b,
-				      "  },\n  \"requests_total\": %" PRIu64 ",\n"
-				      "  \"responses\": {\"none\": %" PRIu64 ", \"2xx\": %" PRIu64
-				      ", \"3xx\": %" PRIu64 ", \"4xx\": %" PRIu64
-				      ", \"5xx\": %" PRIu64 "},\n"
-				      "  \"status_429\": %" PRIu64 ",\n  \"retries\": %" PRIu64 ",\n"
-				      "  \"cache\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64
-				      ", \"stale_serves\": %" PRIu64 ", \"fetch_errors\": %" PRIu64
-				      ", \"entries\": %zu, \"bytes\": %zu}\n}\n",
-				      total, as.by_class[0], as.by_class[2], as.by_class[3],
-				      as.by_class[4], as.by_class[5], as.status_429, as.retries,
-				      cs.hits, cs.misses, cs.stale_serves, cs.fetch_errors, cs.entries,
-				      cs.bytes);
+					      as.requests[i]);
+		err |= rtk_buf_printf(
+		    &b,
+		    "},\n  \"requests_total\": %" PRIu64 ",\n"
+		    "  \"responses\": {\"none\": %" PRIu64 ", \"2xx\": %" PRIu64 ", \"3xx\": %" PRIu64
+		    ", \"4xx\": %" PRIu64 ", \"5xx\": %" PRIu64 "},\n"
+		    "  \"status_429\": %" PRIu64 ",\n  \"retries\": %" PRIu64 ",\n"
+		    "  \"cache\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64
+		    ", \"stale_serves\": %" PRIu64 ", \"fetch_errors\": %" PRIu64
+		    ", \"evictions\": %" PRIu64 ", \"listings\": %zu, \"bytes\": %zu},\n"
+		    "  \"rate_budget\": {\"limit\": %u, \"window_s\": %u, \"left\": %u, "
+		    "\"paused_for_s\": %" PRIu64 ", \"waited\": %" PRIu64 ", \"refused\": %" PRIu64
+		    "},\n  \"degraded\": %s,\n  \"last_error\": ",
+		    total, as.by_class[0], as.by_class[2], as.by_class[3], as.by_class[4],
+		    as.by_class[5], as.status_429, as.retries, cs.hits, cs.misses, cs.stale_serves,
+		    cs.fetch_errors, cs.evictions, cs.entries, cs.bytes, bs.limit, bs.window_s,
+		    bs.left, paused_for, bs.waited, bs.refused, degraded ? "true" : "false");
+		if (as.last_error[0]) {
+			err |= rtk_buf_puts(&b, "{\"message\": ");
+			err |= put_json_str(&b, as.last_error);
+			err |= rtk_buf_printf(&b, ", \"time\": \"%s\"}", when);
+		} else {
+			err |= rtk_buf_puts(&b, "null");
+		}
+		err |= rtk_buf_puts(&b, "\n}\n");
 	} else {
+		err |= rtk_buf_printf(&b, "base url:     %s\naccounts:     ",
+				      rtk_api_base_url(t->cfg.api));
+		for (i = 0; i < t->cfg.naccounts; i++)
+			err |= rtk_buf_printf(&b, "%s%s", i ? ", " : "", t->cfg.accounts[i]);
+		err |= rtk_buf_printf(
+		    &b,
+		    "%s\nstate:        %s\ncache:        %zu listings, %zu bytes, hit ratio %.2f, "
+		    "%" PRIu64 " stale serves\nrequests:     %" PRIu64 " (",
+		    t->cfg.naccounts ? "" : "every account GET /accounts lists",
+		    degraded ? "degraded: the API cannot be reached, answering from the cache"
+		    : paused_for ? "paused by a 429 from the API"
+				 : "ok",
+		    cs.entries, cs.bytes, lookups ? (double)cs.hits / (double)lookups : 0.0,
+		    cs.stale_serves, total);
+		for (i = 0; i < RTK_EP__N; i++)
+			err |= rtk_buf_printf(&b, "%s%s %" PRIu64, i ? ", " : "",
+					      rtk_api_endpoint_name((enum rtk_api_endpoint)i),
+					      as.requests[i]);
 		err |= rtk_buf_printf(&b,
-				      "base_url: %s\nrequests: %" PRIu64 "\ncache: %zu listings, "
-				      "%zu bytes, hit ratio %.2f\nstale serves: %" PRIu64
-				      "\nlast error: %s\n",
-				      rtk_api_base_url(t->cfg.api), total, cs.entries, cs.bytes,
-				      lookups ? (double)cs.hits / (double)lookups : 0.0,
-				      cs.stale_serves, as.last_error[0] ? as.last_error : "none");
+				      ")\nresponses:    2xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64
+				      ", none %" PRIu64 ", 429 %" PRIu64 "\n"
+				      "rate budget:  %u of %u per %u s left%s\nlast error:   %s%s%s\n",
+				      as.by_class[2], as.by_class[4], as.by_class[5], as.by_class[0],
+				      as.status_429, bs.left, bs.limit, bs.window_s,
+				      paused_for ? " (paused)" : "",
+				      as.last_error[0] ? as.last_error : "none",
+				      as.last_error[0] ? " at " : "", as.last_error[0] ? when : "");
 	}
 	if (err) {
 		rtk_buf_release(&b);
@@ -1101,6 +1246,86 @@ int rtk_tree_verify_token(struct rtk_tree *t, const struct rtk_tree_op *op, char
 	return verify_at(t, path, op, msg, msgsz) == 0 ? 0 : -EACCES;
 }
 
+/* ---- the probe that ends degraded mode ---- */
+
+#define PROBE_INTERVAL_NS (2 * RTK_NS_PER_SEC)
+#define PROBE_TIMEOUT_NS (5 * RTK_NS_PER_SEC)
+
+static bool probe_stopping(void *ctx)
+{
+	struct rtk_tree *t = ctx;
+	bool stop;
+
+	pthread_mutex_lock(&t->health_lock);
+	stop = t->stopping;
+	pthread_mutex_unlock(&t->health_lock);
+	return stop;
+}
+
+static void *probe_main(void *arg)
+{
+	struct rtk_tree *t = arg;
+	struct rtk_api_resp resp;
+	struct timespec ts;
+	uint64_t until;
+	int err;
+
+	pthread_mutex_lock(&t->health_lock);
+	while (!t->stopping) {
+		if (!t->degraded) {
+			pthread_cond_wait(&t->health_cond, &t->health_lock);
+			continue;
+		}
+		until = rtk_clock_mono_ns() + PROBE_INTERVAL_NS;
+		ts.tv_sec = (time_t)(until / RTK_NS_PER_SEC);
+		ts.tv_nsec = (long)(until % RTK_NS_PER_SEC);
+		pthread_cond_timedwait(&t->health_cond, &t->health_lock, &ts);
+		if (t->stopping || !t->degraded)
+			continue;
+		pthread_mutex_unlock(&t->health_lock);
+		{
+			struct rtk_api_req req = {
+				.method = "GET",
+				.path = "/user/tokens/verify",
+				.deadline_ns = rtk_clock_mono_ns() + PROBE_TIMEOUT_NS,
+				.interrupted = probe_stopping,
+				.interrupted_ctx = t,
+				.quiet = true,
+			};
+
+			rtk_api_resp_init(&resp, 1 << 16);
+			err = rtk_api_call(t->cfg.api, &req, &resp);
+			note_health(t, err, &resp);
+			rtk_api_resp_release(&resp);
+		}
+		pthread_mutex_lock(&t->health_lock);
+	}
+	pthread_mutex_unlock(&t->health_lock);
+	return NULL;
+}
+
+int rtk_tree_start(struct rtk_tree *t)
+{
+	int err = pthread_create(&t->probe, NULL, probe_main, t);
+
+	if (err)
+		return -err;
+	t->probe_running = true;
+	return 0;
+}
+
+static void stop_probe(struct rtk_tree *t)
+{
+	if (!t->probe_running)
+		return;
+	pthread_mutex_lock(&t->health_lock);
+	t->stopping = true;
+	pthread_cond_broadcast(&t->health_cond);
+	pthread_mutex_unlock(&t->health_lock);
+	pthread_join(t->probe, NULL);
+	t->probe_running = false;
+}
+
 /* ---- life cycle ---- */
 
 struct rtk_tree *rtk_tree_new(const struct rtk_tree_config *cfg)
@@ -1116,6 +1341,8 @@ struct rtk_tree *rtk_tree_new(const struct rtk_tree_config *cfg)
 	t->mounted = wall_now();
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->ctl_lock, NULL);
+	pthread_mutex_init(&t->health_lock, NULL);
+	pthread_cond_init(&t->health_cond, NULL);
 	t->nbuckets = 1024;
 	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
 	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
@@ -1159,6 +1386,7 @@ void rtk_tree_free(struct rtk_tree *t)
 
 	if (!t)
 		return;
+	stop_probe(t);
 	if (t->by_ino) {
 		for (i = 0; i < t->nbuckets; i++) {
 			struct node *e = t->by_ino[i], *next;
@@ -1173,6 +1401,8 @@ void rtk_tree_free(struct rtk_tree *t)
 	for (i = 0; i < RTK_CTL__N; i++)
 		free(t->ctl_snap[i].p);
 	pthread_mutex_destroy(&t->ctl_lock);
+	pthread_mutex_destroy(&t->health_lock);
+	pthread_cond_destroy(&t->health_cond);
 	free(t->by_ino);
 	free(t->by_name);
 	free(t->root);

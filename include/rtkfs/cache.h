@@ -67,14 +67,22 @@ struct rtk_cache_stats {
 struct rtk_cache *rtk_cache_new(const struct rtk_cache_config *cfg);
 void rtk_cache_free(struct rtk_cache *c); /* NULL is a no-op; no get() may be running */
 
+/* How long a caller may wait, and how it notices that its own caller went away. */
+struct rtk_cache_wait {
+	uint64_t deadline_ns;           /* CLOCK_MONOTONIC */
+	bool (*interrupted)(void *ctx); /* may be NULL */
+	void *interrupted_ctx;
+};
+
 /*
  * The value for key, fetched with fetch(ctx, ...) if it is not fresh. On 0, *out holds a new
- * reference. Waits for another thread's fetch of the same key at most until deadline_ns
- * (CLOCK_MONOTONIC), then -ETIMEDOUT (or the stale value). flags (may be NULL) gets
- * RTK_CACHE_* bits. Errors: the fetch's own, -ETIMEDOUT, -ENOMEM.
+ * reference. Waits for another thread's fetch of the same key at most until w->deadline_ns,
+ * then -ETIMEDOUT (or the stale value), and gives up with -EINTR within 50 ms of
+ * w->interrupted() turning true. flags (may be NULL) gets RTK_CACHE_* bits. Errors: the
+ * fetch's own, -ETIMEDOUT, -EINTR, -ENOMEM.
  */
 int rtk_cache_get(struct rtk_cache *c, const char *key, rtk_cache_fetch_fn fetch, void *ctx,
-		  uint64_t deadline_ns, void **out, unsigned *flags);
+		  const struct rtk_cache_wait *w, void **out, unsigned *flags);
 
 /*
  * The value for key without fetching or waiting: 0 and a new reference in *out (with *fresh

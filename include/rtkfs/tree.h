@@ -26,6 +26,7 @@
 
 struct rtk_tree;
 struct rtk_api;
+struct rtk_budget;
 struct rtk_cache;
 
 #define RTK_TREE_ROOT_INO 1 /* FUSE_ROOT_ID */
@@ -41,12 +42,14 @@ struct rtk_tree_hooks {
 
 struct rtk_tree_config {
 	struct rtk_api *api;         /* borrowed */
+	struct rtk_budget *budget;   /* borrowed; the api's rate budget (may be NULL) */
 	struct rtk_cache *cache;     /* borrowed; values are struct rtk_listing (see tree.c) */
 	const char *const *accounts; /* user-named account ids, or NULL for GET /accounts */
 	size_t naccounts;
 	uid_t uid;
 	gid_t gid;
 	bool ro;                     /* nothing writable (modes lose their w bits) */
+	size_t max_body;             /* response bytes accepted (0: 16 MiB) */
 	struct rtk_tree_hooks hooks; /* may be all NULL */
 };
 
@@ -68,7 +71,21 @@ extern const struct rtk_cache_ops rtk_tree_cache_ops;
 
 /* NULL with a reason logged on bad configuration or ENOMEM. */
 struct rtk_tree *rtk_tree_new(const struct rtk_tree_config *cfg);
-void rtk_tree_free(struct rtk_tree *t); /* NULL is a no-op */
+void rtk_tree_free(struct rtk_tree *t); /* NULL is a no-op; stops the tree's threads */
+
+/*
+ * Start the tree's background thread (the probe that ends degraded mode). Call after the
+ * process has daemonized (threads do not survive fork). 0 or -errno.
+ */
+int rtk_tree_start(struct rtk_tree *t);
+
+/*
+ * Degraded mode: after RTK_TREE_DEGRADED_AFTER network failures in a row (no HTTP answer at
+ * all), listings are answered from the cache at once, without a request, until the
+ * background probe gets an answer from the API again.
+ */
+#define RTK_TREE_DEGRADED_AFTER 3
+bool rtk_tree_is_degraded(struct rtk_tree *t);
 
 /*
  * Check the token once (DESIGN §4): GET /user/tokens/verify, and for a token the user

@@ -94,9 +94,12 @@ static struct rtk_cache *new_cache(size_t max_bytes)
 	return rtk_cache_new(&cfg);
 }
 
-static uint64_t far(void)
+static const struct rtk_cache_wait *far(void)
 {
-	return rtk_clock_mono_ns() + 10 * SEC;
+	static struct rtk_cache_wait w;
+
+	w.deadline_ns = rtk_clock_mono_ns() + 10 * SEC;
+	return &w;
 }
 
 static int get_n(struct rtk_cache *c, struct source *s, unsigned *flags)
@@ -231,15 +234,48 @@ static void test_waiter_deadline(void)
 	struct reader r = {.c = c, .s = &s};
 	pthread_t th;
 	void *v = NULL;
+	struct rtk_cache_wait w;
 
 	atomic_store(&s.gate, 1);
 	pthread_create(&th, NULL, reader, &r);
 	while (atomic_load(&s.calls) == 0)
 		usleep(1000);
 	/* A second caller with a short deadline gives up; it never sends its own request. */
-	CHECK_EQ_INT(rtk_cache_get(c, "/k", fetch, &s, rtk_clock_mono_ns() + 20 * RTK_NS_PER_MS,
-				   &v, NULL),
-		     -ETIMEDOUT);
+	w = (struct rtk_cache_wait){.deadline_ns = rtk_clock_mono_ns() + 20 * RTK_NS_PER_MS};
+
+	CHECK_EQ_INT(rtk_cache_get(c, "/k", fetch, &s, &w, &v, NULL), -ETIMEDOUT);
+	atomic_store(&s.gate, 0);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(r.got, 1);
+	CHECK_EQ_INT(s.calls, 1);
+	rtk_cache_free(c);
+}
+
+static bool flag_set(void *ctx)
+{
+	return atomic_load((atomic_int *)ctx) != 0;
+}
+
+static void test_waiter_interrupted(void)
+{
+	struct rtk_cache *c = new_cache(1 << 20);
+	struct source s = {.next = 1};
+	struct reader r = {.c = c, .s = &s};
+	atomic_int ctrl_c = 1;
+	struct rtk_cache_wait w = {.interrupted = flag_set, .interrupted_ctx = &ctrl_c};
+	uint64_t t0;
+	pthread_t th;
+	void *v = NULL;
+
+	atomic_store(&s.gate, 1);
+	pthread_create(&th, NULL, reader, &r);
+	while (atomic_load(&s.calls) == 0)
+		usleep(1000);
+	/* Ctrl-C on a caller waiting for another's fetch: -EINTR at once, not at the deadline. */
+	w.deadline_ns = rtk_clock_mono_ns() + 10 * SEC;
+	t0 = rtk_clock_mono_ns();
+	CHECK_EQ_INT(rtk_cache_get(c, "/k", fetch, &s, &w, &v, NULL), -EINTR);
+	CHECK(rtk_clock_mono_ns() - t0 < 200 * RTK_NS_PER_MS);
 	atomic_store(&s.gate, 0);
 	pthread_join(th, NULL);
 	CHECK_EQ_INT(r.got, 1);
@@ -347,6 +383,7 @@ int main(void)
 	RUN(test_error_remembered_briefly);
 	RUN(test_single_flight);
 	RUN(test_waiter_deadline);
+	RUN(test_waiter_interrupted);
 	RUN(test_put_update_invalidate);
 	RUN(test_put_beats_older_fetch);
 	RUN(test_memory_cap);
