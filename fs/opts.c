@@ -22,6 +22,7 @@
 enum { KEY_RO };
 
 #define OPT(t, f) {t, offsetof(struct rtk_opts, f), 1}
+#define IGNORE(t) FUSE_OPT_KEY(t, FUSE_OPT_KEY_DISCARD)
 
 static const struct fuse_opt opt_table[] = {
 	OPT("ttl=%u", ttl),
@@ -35,6 +36,20 @@ static const struct fuse_opt opt_table[] = {
 	OPT("account=%s", account),
 	OPT("cacert=%s", cacert),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	/*
+	 * What /etc/fstab and mount(8) add for themselves, not for the filesystem: mount.fuse3
+	 * drops some of them, not all (defaults, comment=, x-*), and a user may pass them by
+	 * hand. libfuse would refuse them as unknown. x-* is matched in opt_proc.
+	 */
+	IGNORE("_netdev"),
+	IGNORE("nofail"),
+	IGNORE("auto"),
+	IGNORE("noauto"),
+	IGNORE("user"),
+	IGNORE("users"),
+	IGNORE("nouser"),
+	IGNORE("defaults"),
+	IGNORE("comment="),
 	FUSE_OPT_END,
 };
 
@@ -42,9 +57,26 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 {
 	struct rtk_opts *o = data;
 
-	if (key == KEY_RO) {
+	switch (key) {
+	case KEY_RO:
 		o->ro = 1;
 		return 1; /* keep it: libfuse mounts read-only too */
+	case FUSE_OPT_KEY_OPT:
+		/* x-systemd.automount, x-gvfs-show...: userspace-only by mount(8)'s rule */
+		return strncmp(arg, "x-", 2) == 0 ? 0 : 1;
+	case FUSE_OPT_KEY_NONOPT:
+		/* Held back until all are seen: [SOURCE] MOUNTPOINT, as mount.fuse3 runs us. */
+		if (o->nnonopts == RTK_OPTS_NONOPTS_MAX) {
+			fprintf(stderr, "rtkfs: unexpected argument '%s' (usage: rtkfs [options] "
+					"[SOURCE] MOUNTPOINT)\n",
+				arg);
+			return -1;
+		}
+		o->nonopts[o->nnonopts] = strdup(arg);
+		if (!o->nonopts[o->nnonopts])
+			return -1;
+		o->nnonopts++;
+		return 0;
 	}
 	return 1;
 }
@@ -60,7 +92,15 @@ int rtk_opts_parse(struct fuse_args *args, struct rtk_opts *o)
 	o->rate = strdup("1200/300");
 	if (!o->rate)
 		return -1;
-	return fuse_opt_parse(args, o, opt_table, opt_proc);
+	if (fuse_opt_parse(args, o, opt_table, opt_proc) != 0)
+		return -1;
+	/*
+	 * Only the last one is the mount point: with two, the first is the fstab source field,
+	 * which means nothing to us. libfuse finds the mount point where it always does.
+	 */
+	if (o->nnonopts && fuse_opt_add_arg(args, o->nonopts[o->nnonopts - 1]) != 0)
+		return -1;
+	return 0;
 }
 
 static int split_accounts(struct rtk_opts *o, const char *list, char *err, size_t errsz)
@@ -254,6 +294,10 @@ void rtk_opts_print_help(void)
 	       "                           every account GET /accounts returns)\n"
 	       "    -o cacert=PATH         extra CA bundle for TLS verification\n"
 	       "    -o ro                  read-only mount\n"
+	       "    -o _netdev, -o nofail, -o auto, -o noauto, -o user, -o users, -o nouser,\n"
+	       "    -o defaults, -o comment=TEXT, -o x-*\n"
+	       "                           accepted and ignored (they are for mount(8) and "
+	       "/etc/fstab)\n"
 	       "\n",
 	       DEFAULT_BASE_URL);
 }
@@ -270,5 +314,7 @@ void rtk_opts_release(struct rtk_opts *o)
 	free(o->token_file);
 	free(o->account);
 	free(o->cacert);
+	for (i = 0; i < o->nnonopts; i++)
+		free(o->nonopts[i]);
 	memset(o, 0, sizeof(*o));
 }

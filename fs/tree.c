@@ -13,6 +13,7 @@
  * kernel's cached directory listing is dropped as soon as it sees a refresh that changed it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,6 +45,38 @@ struct node {
 	char name[]; /* "" for the root */
 };
 
+/* A file created in a webhooks directory, waiting for its flush to become a webhook. */
+struct pending {
+	struct pending *next;
+	uint64_t ino; /* in the pending range: PENDING_INO_BASE and up, never a directory's */
+	struct node *parent;
+	struct rtk_tree_file *file;
+	char name[256];
+};
+
+#define PENDING_INO_BASE (1ull << 62)
+#define WRITE_MAX (64u << 10)
+
+enum file_kind { FILE_FIELD, FILE_NEW, FILE_CTL_READ, FILE_CTL_WRITE };
+
+struct rtk_tree_file {
+	enum file_kind kind;
+	uint64_t ino;
+	struct node *dir;     /* FIELD: the webhook's directory; NEW: the webhooks directory */
+	enum rtk_field field; /* FIELD */
+	struct pending *pending; /* NEW, until flushed or released */
+	struct rtk_buf buf;   /* FIELD, NEW: what was written */
+	/*
+	 * Something was written since the last flush that sent: the next flush sends it. A
+	 * close() of a dup'd descriptor flushes too (shells do that before writing), so an
+	 * O_TRUNC with nothing written yet is not sent at flush but at release (truncated).
+	 */
+	bool dirty;
+	bool truncated;
+	char *snap;           /* CTL_READ: the bytes rendered at open */
+	size_t snap_len;
+};
+
 struct held {
 	atomic_uint refs;
 	struct rtk_listing *l;
@@ -72,6 +105,15 @@ struct rtk_tree {
 		char *p;
 		size_t n;
 	} ctl_snap[RTK_CTL__N];
+
+	/* New files in webhooks directories, until flushed (under lock). */
+	struct pending *pending;
+	uint64_t next_pending;
+
+	/* What the control files tell of writes (under ctl_lock). */
+	char last_created[RTK_ID_MAX + 1];
+	char last_write_error[320];
+	int64_t last_write_error_time;
 
 	/* Degraded mode (see tree.h), under health_lock. */
 	pthread_mutex_t health_lock;
@@ -758,6 +800,44 @@ static int file_attr_of(struct rtk_tree *t, struct node *dir, unsigned index,
 	return err;
 }
 
+/* ---- pending new files ---- */
+
+/* The attributes of a pending file, by inode number or by (parent, name). -ENOENT if none. */
+static int pending_attr(struct rtk_tree *t, uint64_t ino, const struct node *parent,
+			const char *name, struct rtk_tree_attr *out)
+{
+	struct pending *pd;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	for (pd = t->pending; pd; pd = pd->next) {
+		if (ino ? pd->ino != ino : pd->parent != parent || strcmp(pd->name, name) != 0)
+			continue;
+		fill_common(t, &out->st, pd->ino, wall_now());
+		out->st.st_mode = S_IFREG | 0644;
+		out->st.st_size = (off_t)pd->file->buf.len;
+		out->volatile_attr = true; /* it goes away at close */
+		err = 0;
+		break;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+static void pending_remove(struct rtk_tree *t, struct pending *gone)
+{
+	struct pending **pp;
+
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == gone) {
+			*pp = gone->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* ---- the public operations ---- */
 
 int rtk_tree_getattr(struct rtk_tree *t, uint64_t ino, const struct rtk_tree_op *op,
@@ -766,6 +846,8 @@ int rtk_tree_getattr(struct rtk_tree *t, uint64_t ino, const struct rtk_tree_op 
 	struct node *n;
 	unsigned index;
 
+	if (ino >= PENDING_INO_BASE)
+		return pending_attr(t, ino, NULL, NULL, out);
 	if (rtk_tree_is_dir(ino)) {
 		n = node_of_ino(t, ino);
 		return n ? node_attr(t, n, op, out) : -ENOENT;
@@ -786,6 +868,8 @@ int rtk_tree_lookup(struct rtk_tree *t, uint64_t parent, const char *name,
 
 	if (!p)
 		return rtk_tree_is_dir(parent) ? -ENOENT : -ENOTDIR;
+	if (p->kind == RTK_N_WEBHOOKS && pending_attr(t, 0, p, name, out) == 0)
+		return 0;
 	err = rtk_path_step(p->kind, name, &step);
 	if (err)
 		return err;
@@ -1031,6 +1115,20 @@ static void format_time(int64_t t, char *out, size_t outsz)
 		snprintf(out, outsz, "never");
 }
 
+/* Copy what the control files say of writes. Not under ctl_lock: it takes it. */
+static void snapshot_writes(struct rtk_tree *t, char *created, size_t csz, char *werr,
+			    size_t wsz, char *when, size_t whensz)
+{
+	int64_t at;
+
+	pthread_mutex_lock(&t->ctl_lock);
+	snprintf(created, csz, "%s", t->last_created);
+	snprintf(werr, wsz, "%s", t->last_write_error);
+	at = t->last_write_error_time;
+	pthread_mutex_unlock(&t->ctl_lock);
+	format_time(at, when, whensz);
+}
+
 static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_t *len)
 {
 	struct rtk_budget_stats bs = {0};
@@ -1038,13 +1136,14 @@ static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_
 	struct rtk_api_stats as;
 	struct rtk_buf b;
 	uint64_t total = 0, lookups, now_ns = rtk_clock_mono_ns(), paused_for = 0;
-	char when[32];
+	char when[32], created[RTK_ID_MAX + 1], werr[sizeof(t->last_write_error)], wwhen[32];
 	bool degraded = rtk_tree_is_degraded(t);
 	size_t i;
 	int err = 0;
 
 	rtk_cache_get_stats(t->cfg.cache, &cs);
 	rtk_api_get_stats(t->cfg.api, &as);
+	snapshot_writes(t, created, sizeof(created), werr, sizeof(werr), wwhen, sizeof(wwhen));
 	if (t->cfg.budget) {
 		rtk_budget_get_stats(t->cfg.budget, &bs);
 		if (bs.paused_until_ns > now_ns)
@@ -1086,6 +1185,16 @@ static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_
 		} else {
 			err |= rtk_buf_puts(&b, "null");
 		}
+		err |= rtk_buf_puts(&b, ",\n  \"last_created\": ");
+		err |= created[0] ? put_json_str(&b, created) : rtk_buf_puts(&b, "null");
+		err |= rtk_buf_puts(&b, ",\n  \"last_write_error\": ");
+		if (werr[0]) {
+			err |= rtk_buf_puts(&b, "{\"message\": ");
+			err |= put_json_str(&b, werr);
+			err |= rtk_buf_printf(&b, ", \"time\": \"%s\"}", wwhen);
+		} else {
+			err |= rtk_buf_puts(&b, "null");
+		}
 		err |= rtk_buf_puts(&b, "\n}\n");
 	} else {
 		err |= rtk_buf_printf(&b, "base url:     %s\naccounts:     ",
@@ -1115,6 +1224,9 @@ static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_
 				      paused_for ? " (paused)" : "",
 				      as.last_error[0] ? as.last_error : "none",
 				      as.last_error[0] ? " at " : "", as.last_error[0] ? when : "");
+		err |= rtk_buf_printf(&b, "last created: %s\nlast write error: %s%s%s\n",
+				      created[0] ? created : "none", werr[0] ? werr : "none",
+				      werr[0] ? " at " : "", werr[0] ? wwhen : "");
 	}
 	if (err) {
 		rtk_buf_release(&b);
@@ -1128,12 +1240,22 @@ static int ctl_render(struct rtk_tree *t, enum rtk_ctl_file c, char **out, size_
 static int ctl_read(struct rtk_tree *t, enum rtk_ctl_file c, uint64_t off, size_t size,
 		    struct rtk_tree_data *out)
 {
-	size_t n = 0;
+	char *fresh = NULL;
+	size_t n = 0, fresh_len = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&t->ctl_lock);
-	if (!t->ctl_snap[c].p)
-		err = ctl_render(t, c, &t->ctl_snap[c].p, &t->ctl_snap[c].n);
+	while (!t->ctl_snap[c].p && !err) {
+		/* Rendering takes ctl_lock itself: render without it, then store. */
+		pthread_mutex_unlock(&t->ctl_lock);
+		err = ctl_render(t, c, &fresh, &fresh_len);
+		pthread_mutex_lock(&t->ctl_lock);
+		if (!err && !t->ctl_snap[c].p) {
+			t->ctl_snap[c].p = fresh;
+			t->ctl_snap[c].n = fresh_len;
+			fresh = NULL;
+		}
+	}
 	if (!err && off < t->ctl_snap[c].n) {
 		n = t->ctl_snap[c].n - off < size ? t->ctl_snap[c].n - off : size;
 		out->owned = malloc(n ? n : 1);
@@ -1143,6 +1265,7 @@ static int ctl_read(struct rtk_tree *t, enum rtk_ctl_file c, uint64_t off, size_
 			memcpy(out->owned, t->ctl_snap[c].p + off, n);
 	}
 	pthread_mutex_unlock(&t->ctl_lock);
+	free(fresh);
 	if (!err) {
 		out->p = out->owned;
 		out->n = n;
@@ -1166,6 +1289,532 @@ int rtk_tree_ctl_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* ---- writes (DESIGN §6) ---- */
+
+/* What a write changed in a listing, applied under the cache lock (rtk_cache_update). */
+struct change {
+	struct rtk_obj *put;  /* replaces the object of the same id, or is added */
+	const char *remove;   /* or: the id to take out */
+};
+
+static void *apply_change(void *ctx, void *oldv)
+{
+	const struct change *c = ctx;
+	struct held *old = oldv, *h;
+	struct rtk_listing *l;
+	bool members_change;
+
+	if (c->put) {
+		size_t len;
+		const char *id = rtk_obj_id(c->put, &len);
+
+		members_change = !rtk_listing_find(old->l, id, len);
+		l = rtk_listing_replace(old->l, c->put);
+	} else {
+		members_change = rtk_listing_find(old->l, c->remove, strlen(c->remove)) != NULL;
+		l = rtk_listing_remove(old->l, c->remove, strlen(c->remove));
+	}
+	if (!l)
+		return NULL;
+	h = held_new(l, members_change ? wall_now() : old->changed);
+	if (!h)
+		rtk_listing_unref(l);
+	return h;
+}
+
+/* Tell the kernel to drop what it holds of webhook directory dir and its files. */
+static void inval_object(struct rtk_tree *t, const struct node *dir)
+{
+	const struct rtk_tree_hooks *hk = &t->cfg.hooks;
+	unsigned f;
+
+	if (!hk->inval_inode || !dir)
+		return;
+	hk->inval_inode(hk->ctx, dir->ino);
+	for (f = 0; f < RTK_F__N; f++)
+		hk->inval_inode(hk->ctx, file_ino(dir, f));
+}
+
+static void record_write_error(struct rtk_tree *t, const char *method, const char *path,
+			       const struct rtk_api_resp *resp, int err, const char *local)
+{
+	char server[200] = "", line[sizeof(t->last_write_error)];
+
+	if (local)
+		snprintf(server, sizeof(server), "%s", local);
+	else if (rtk_model_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
+		snprintf(server, sizeof(server), "%s", strerror(-err));
+	if (resp && resp->status)
+		snprintf(line, sizeof(line), "%s %s: HTTP %ld: %s", method, path, resp->status,
+			 server);
+	else
+		snprintf(line, sizeof(line), "%s %s: %s", method, path, server);
+	pthread_mutex_lock(&t->ctl_lock);
+	memcpy(t->last_write_error, line, sizeof(line));
+	t->last_write_error_time = (int64_t)time(NULL);
+	pthread_mutex_unlock(&t->ctl_lock);
+	rtk_warn("cannot write: %s", line);
+}
+
+/*
+ * Send one write and fold its answer into the cache. body NULL: DELETE. For a request that
+ * went out but whose answer we do not know (deadline, interrupt, broken connection), the
+ * listing is dropped so it is fetched again before anything of it is shown.
+ */
+static int send_write(struct rtk_tree *t, const char *method, const char *path, const char *key,
+		      const struct rtk_buf *body, const char *remove_id,
+		      const struct rtk_tree_op *op, struct rtk_obj **created)
+{
+	struct rtk_api_resp resp;
+	struct rtk_api_req req = {
+		.method = method,
+		.path = path,
+		.body = body ? body->data : NULL,
+		.body_len = body ? body->len : 0,
+		.deadline_ns = op->deadline_ns,
+		.interrupted = op->interrupted,
+		.interrupted_ctx = op->interrupted_ctx,
+		.quiet = true,
+	};
+	struct change c = {.remove = remove_id};
+	struct rtk_obj *o = NULL;
+	int err;
+
+	rtk_api_resp_init(&resp, t->cfg.max_body ? t->cfg.max_body : BODY_MAX_DEFAULT);
+	err = rtk_api_call(t->cfg.api, &req, &resp);
+	note_health(t, err, &resp);
+	if (err == -ENOENT && remove_id) {
+		/* Deleted meanwhile: gone either way. */
+		rtk_cache_update(t->cfg.cache, key, apply_change, &c);
+		record_write_error(t, method, path, &resp, err, NULL);
+		goto out;
+	}
+	if (err) {
+		record_write_error(t, method, path, &resp, err, NULL);
+		if (err == -ENOENT || (resp.sent && !resp.status))
+			rtk_cache_invalidate(t->cfg.cache, key, true);
+		goto out;
+	}
+	if (remove_id) {
+		rtk_cache_update(t->cfg.cache, key, apply_change, &c);
+		goto out;
+	}
+	if (rtk_model_parse_object(RTK_K_WEBHOOK, resp.body.data, resp.body.len, &o) != 0) {
+		/* Accepted, but we cannot tell what the server holds now: ask again. */
+		rtk_warn("cannot read the answer to %s '%s': fetching the list again", method, path);
+		rtk_cache_invalidate(t->cfg.cache, key, true);
+		goto out;
+	}
+	c.put = o;
+	if (rtk_cache_update(t->cfg.cache, key, apply_change, &c) != 0)
+		rtk_cache_invalidate(t->cfg.cache, key, true);
+	if (created) {
+		*created = o;
+		o = NULL;
+	}
+out:
+	rtk_obj_unref(o);
+	rtk_api_resp_release(&resp);
+	return err;
+}
+
+/* API paths of a webhook and of its collection (ids percent-encoded). */
+static int webhook_paths(const struct ids *ids, char *path, size_t pathsz, char *key, size_t keysz)
+{
+	char w[3 * RTK_ID_MAX + 1];
+	int err = collection_path(RTK_K_WEBHOOK, ids, key, keysz);
+
+	if (err || !ids->webhook)
+		return err;
+	if (rtk_path_encode(ids->webhook, strlen(ids->webhook), w, sizeof(w)) < 0 ||
+	    (size_t)snprintf(path, pathsz, "%s/%s", key, w) >= pathsz)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static struct rtk_tree_file *file_new(enum file_kind kind, uint64_t ino)
+{
+	struct rtk_tree_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->kind = kind;
+	f->ino = ino;
+	rtk_buf_init(&f->buf, WRITE_MAX);
+	return f;
+}
+
+int rtk_tree_open(struct rtk_tree *t, uint64_t ino, int flags, const struct rtk_tree_op *op,
+		  struct rtk_tree_open *out)
+{
+	bool writing = (flags & O_ACCMODE) != O_RDONLY;
+	const struct rtk_obj *o;
+	struct rtk_tree_file *f;
+	struct held *h;
+	struct ids ids;
+	struct node *dir;
+	unsigned index;
+	const char *bytes;
+	size_t len;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (ino >= PENDING_INO_BASE)
+		return -EBUSY; /* being written by its creator */
+	dir = file_of_ino(t, ino, &index);
+	if (!dir)
+		return rtk_tree_is_dir(ino) ? -EISDIR : -ENOENT;
+	if (dir->kind == RTK_N_CTL_DIR) {
+		if (index >= RTK_CTL__N)
+			return -ENOENT;
+		if (index == RTK_CTL_CTL) {
+			out->file = file_new(FILE_CTL_WRITE, ino);
+		} else {
+			if (writing)
+				return -EACCES;
+			out->file = f = file_new(FILE_CTL_READ, ino);
+			if (f && (err = ctl_render(t, (enum rtk_ctl_file)index, &f->snap,
+						   &f->snap_len))) {
+				free(f);
+				return err;
+			}
+		}
+		out->direct_io = true;
+		return out->file ? 0 : -ENOMEM;
+	}
+	if (!writing) {
+		out->keep_cache = true;
+		return 0;
+	}
+	if (t->cfg.ro)
+		return -EROFS;
+	if (dir->kind != RTK_N_WEBHOOK || index >= RTK_F__N ||
+	    !rtk_path_field_is_writable(RTK_K_WEBHOOK, (enum rtk_field)index))
+		return -EACCES;
+	ids_of(dir, &ids);
+	err = get_object(t, RTK_K_WEBHOOK, &ids, op, &h, &o);
+	if (err)
+		return err;
+	f = file_new(FILE_FIELD, ino);
+	if (!f) {
+		held_unref(h);
+		return -ENOMEM;
+	}
+	f->dir = dir;
+	f->field = (enum rtk_field)index;
+	if (flags & O_TRUNC) {
+		f->truncated = true; /* ": > file" with nothing written sets an empty value */
+	} else {
+		bytes = rtk_obj_field(o, f->field, &len);
+		if (bytes && rtk_buf_append(&f->buf, bytes, len) != 0) {
+			held_unref(h);
+			rtk_tree_file_release(t, f);
+			return -ENOMEM;
+		}
+	}
+	held_unref(h);
+	out->file = f;
+	out->direct_io = true;
+	return 0;
+}
+
+int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int flags,
+		    const struct rtk_tree_op *op, struct rtk_tree_attr *attr,
+		    struct rtk_tree_open *out)
+{
+	struct node *p = node_of_ino(t, parent);
+	struct rtk_tree_file *f;
+	struct pending *pd, *e;
+	const struct rtk_obj *o;
+	struct held *h;
+	struct ids ids;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		return -ENOENT;
+	if (t->cfg.ro)
+		return -EROFS;
+	if (p->kind != RTK_N_WEBHOOKS)
+		return -EPERM;
+	if (strlen(name) >= sizeof(pd->name))
+		return -ENAMETOOLONG;
+	/* The app must exist, and the name must not be a webhook's. */
+	ids_of(p, &ids);
+	err = get_listing(t, RTK_K_WEBHOOK, &ids, op, &h);
+	if (err)
+		return err;
+	o = rtk_listing_find(h->l, name, strlen(name));
+	held_unref(h);
+	if (o)
+		return -EEXIST;
+
+	f = file_new(FILE_NEW, 0);
+	pd = calloc(1, sizeof(*pd));
+	if (!f || !pd) {
+		free(f);
+		free(pd);
+		return -ENOMEM;
+	}
+	snprintf(pd->name, sizeof(pd->name), "%s", name);
+	pd->parent = p;
+	pd->file = f;
+	f->dir = p;
+	f->pending = pd;
+	pthread_mutex_lock(&t->lock);
+	for (e = t->pending; e; e = e->next)
+		if (e->parent == p && strcmp(e->name, name) == 0)
+			break;
+	if (!e) {
+		pd->ino = PENDING_INO_BASE + ++t->next_pending * RTK_TREE_INO_STRIDE + 1;
+		f->ino = pd->ino;
+		pd->next = t->pending;
+		t->pending = pd;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (e) {
+		rtk_buf_release(&f->buf);
+		free(f);
+		free(pd);
+		return -EEXIST;
+	}
+	pending_attr(t, pd->ino, NULL, NULL, attr);
+	out->file = f;
+	out->direct_io = true;
+	return 0;
+}
+
+int rtk_tree_file_write(struct rtk_tree *t, struct rtk_tree_file *f, const char *buf, size_t len,
+			uint64_t off)
+{
+	static const char zeros[256];
+	int err;
+
+	if (f->kind == FILE_CTL_WRITE) {
+		err = rtk_tree_ctl_write(t, f->ino, buf, len);
+		return err < 0 ? err : (int)len;
+	}
+	if (f->kind == FILE_CTL_READ)
+		return -EBADF;
+	if (off > WRITE_MAX || len > WRITE_MAX - off)
+		return -EFBIG;
+	while (f->buf.len < off) {
+		size_t n = off - f->buf.len < sizeof(zeros) ? off - f->buf.len : sizeof(zeros);
+
+		err = rtk_buf_append(&f->buf, zeros, n);
+		if (err)
+			return err;
+	}
+	if (off < f->buf.len) {
+		size_t over = f->buf.len - off < len ? f->buf.len - off : len;
+
+		memcpy(f->buf.data + off, buf, over);
+		err = rtk_buf_append(&f->buf, buf + over, len - over);
+	} else {
+		err = rtk_buf_append(&f->buf, buf, len);
+	}
+	if (err)
+		return err;
+	f->dirty = true;
+	return (int)len;
+}
+
+int rtk_tree_file_truncate(struct rtk_tree_file *f, uint64_t size)
+{
+	if (f->kind != FILE_FIELD && f->kind != FILE_NEW)
+		return f->kind == FILE_CTL_WRITE ? 0 : -EBADF;
+	if (size > WRITE_MAX)
+		return -EFBIG;
+	if (size < f->buf.len) {
+		f->buf.len = size;
+		if (f->buf.data)
+			f->buf.data[size] = '\0';
+	} else if (size > f->buf.len) {
+		int err = rtk_tree_file_write(NULL, f, "", 0, size);
+
+		if (err < 0)
+			return err;
+	}
+	f->dirty = true;
+	return 0;
+}
+
+int rtk_tree_file_read(struct rtk_tree_file *f, uint64_t off, size_t size,
+		       struct rtk_tree_data *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (f->kind == FILE_CTL_WRITE)
+		return 0;
+	if (f->kind != FILE_CTL_READ)
+		return -EBADF;
+	if (off < f->snap_len) {
+		out->p = f->snap + off;
+		out->n = f->snap_len - off < size ? f->snap_len - off : size;
+	}
+	return 0;
+}
+
+static int flush_field(struct rtk_tree *t, struct rtk_tree_file *f, const struct rtk_tree_op *op)
+{
+	char path[512], key[256], why[160] = "";
+	const struct rtk_obj *cur;
+	const char *method = f->field == RTK_F_JSON ? "PUT" : "PATCH";
+	struct rtk_buf body;
+	struct held *h;
+	struct ids ids;
+	int err;
+
+	ids_of(f->dir, &ids);
+	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
+	if (err)
+		return err;
+	err = get_object(t, RTK_K_WEBHOOK, &ids, op, &h, &cur);
+	if (err)
+		return err;
+	rtk_buf_init(&body, WRITE_MAX * 2);
+	if (f->field == RTK_F_JSON)
+		err = rtk_model_put_body(f->buf.data ? f->buf.data : "", f->buf.len, &body, why,
+					 sizeof(why));
+	else
+		err = rtk_model_patch_body(f->field, f->buf.data ? f->buf.data : "", f->buf.len,
+					   cur, &body, why, sizeof(why));
+	held_unref(h);
+	if (err == 1) {
+		err = 0; /* unchanged: nothing to send */
+		goto out;
+	}
+	if (err) {
+		if (err == -EFBIG)
+			err = -EINVAL;
+		record_write_error(t, method, path, NULL, err, why[0] ? why : "invalid value");
+		goto out;
+	}
+	err = send_write(t, method, path, key, &body, NULL, op, NULL);
+out:
+	rtk_buf_release(&body);
+	/* What the writer's page cache holds is not what the server holds: drop it. */
+	inval_object(t, f->dir);
+	return err;
+}
+
+static int flush_new(struct rtk_tree *t, struct rtk_tree_file *f, const struct rtk_tree_op *op)
+{
+	const struct rtk_tree_hooks *hk = &t->cfg.hooks;
+	char key[256], why[160] = "";
+	struct rtk_obj *created = NULL;
+	struct rtk_buf body;
+	struct ids ids;
+	int err;
+
+	ids_of(f->dir, &ids);
+	err = collection_path(RTK_K_WEBHOOK, &ids, key, sizeof(key));
+	if (err)
+		goto out;
+	rtk_buf_init(&body, WRITE_MAX * 2);
+	err = rtk_model_put_body(f->buf.data ? f->buf.data : "", f->buf.len, &body, why,
+				 sizeof(why));
+	if (err) {
+		if (err == -EFBIG)
+			err = -EINVAL;
+		record_write_error(t, "POST", key, NULL, err, why[0] ? why : "invalid webhook");
+	} else {
+		err = send_write(t, "POST", key, key, &body, NULL, op, &created);
+	}
+	rtk_buf_release(&body);
+	if (created) {
+		pthread_mutex_lock(&t->ctl_lock);
+		snprintf(t->last_created, sizeof(t->last_created), "%s",
+			 rtk_obj_id(created, NULL));
+		pthread_mutex_unlock(&t->ctl_lock);
+		rtk_info("created webhook '%s' in '%s'", rtk_obj_id(created, NULL), key);
+		rtk_obj_unref(created);
+	}
+out:
+	/* The file is gone whatever happened: it became a webhook, or nothing. */
+	pending_remove(t, f->pending);
+	if (hk->inval_entry)
+		hk->inval_entry(hk->ctx, f->dir->ino, f->pending->name);
+	if (hk->inval_inode)
+		hk->inval_inode(hk->ctx, f->dir->ino);
+	free(f->pending);
+	f->pending = NULL;
+	return err;
+}
+
+int rtk_tree_file_flush(struct rtk_tree *t, struct rtk_tree_file *f, const struct rtk_tree_op *op)
+{
+	int err = 0;
+
+	if (!f->dirty)
+		return 0;
+	f->dirty = false;
+	f->truncated = false;
+	if (f->kind == FILE_FIELD)
+		err = flush_field(t, f, op);
+	else if (f->kind == FILE_NEW && f->pending)
+		err = flush_new(t, f, op);
+	return err;
+}
+
+void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f)
+{
+	if (!f)
+		return;
+	if (f->kind == FILE_FIELD && (f->dirty || f->truncated)) {
+		/* Truncated and never written (": > events"), or written and never flushed:
+		 * send it now; nobody is left to hear the result but the log. */
+		struct rtk_tree_op op = {.deadline_ns = rtk_clock_mono_ns() + 15 * RTK_NS_PER_SEC};
+
+		f->dirty = true;
+		rtk_tree_file_flush(t, f, &op);
+	}
+	if (f->pending) { /* never flushed: leave nothing behind */
+		pending_remove(t, f->pending);
+		free(f->pending);
+	}
+	rtk_buf_release(&f->buf);
+	free(f->snap);
+	free(f);
+}
+
+int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,
+		   const struct rtk_tree_op *op)
+{
+	char path[512], key[256];
+	struct node *p = node_of_ino(t, parent), *n;
+	const struct rtk_obj *o;
+	struct held *h;
+	struct ids ids;
+	int err;
+
+	if (!p)
+		return -ENOENT;
+	if (t->cfg.ro)
+		return -EROFS;
+	if (p->kind != RTK_N_WEBHOOKS)
+		return -EPERM;
+	ids_of(p, &ids);
+	ids.webhook = name;
+	if (!rtk_path_id_is_safe(name, strlen(name), RTK_WEBHOOK_ID_MAX))
+		return -ENOENT;
+	err = get_object(t, RTK_K_WEBHOOK, &ids, op, &h, &o);
+	if (err)
+		return err;
+	held_unref(h);
+	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
+	if (err)
+		return err;
+	err = send_write(t, "DELETE", path, key, NULL, name, op, NULL);
+	n = find_child(t, p, name);
+	if (n)
+		inval_object(t, n);
+	if (t->cfg.hooks.inval_inode)
+		t->cfg.hooks.inval_inode(t->cfg.hooks.ctx, p->ino);
+	if (!err)
+		rtk_info("deleted webhook '%s'", path);
+	return err;
 }
 
 /* ---- token check ---- */

@@ -4,10 +4,12 @@
  * timeout, interrupt check on the request), calls the tree and replies; nothing here blocks
  * without that deadline, and nothing exits.
  *
- * open and opendir answer ENOSYS: the kernel then never sends them again and keeps page
- * cache and directory listings across opens (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR), which is
- * what makes warm reads close to tmpfs (DESIGN §3). What changes is invalidated through the
- * attributes (mtime, size) and through the notifier thread below.
+ * opendir answers ENOSYS: the kernel then never sends it again and keeps directory listings
+ * across opens (FOPEN_CACHE_DIR). open does the same on a read-only mount (the kernel keeps
+ * page cache across opens and sends neither open nor flush: reads cost no round trip). On a
+ * writable mount open is needed to hand out write buffers that close() commits, so plain
+ * reads get keep_cache and noflush (one round trip per open, none per close). What changes
+ * is invalidated through the attributes (mtime, size) and through the notifier thread below.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -186,6 +188,9 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* O_TRUNC arrives with open, so a write session starts from an empty value. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -241,9 +246,81 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_attr(req, &a.st, timeout_of(v, &a));
 }
 
+static struct rtk_tree_file *file_of(const struct fuse_file_info *fi)
+{
+	return fi ? (struct rtk_tree_file *)(uintptr_t)fi->fh : NULL;
+}
+
+static void set_open(struct fuse_file_info *fi, const struct rtk_tree_open *o)
+{
+	fi->fh = (uintptr_t)o->file;
+	fi->direct_io = o->direct_io;
+	fi->keep_cache = o->keep_cache;
+	fi->noflush = !o->file; /* a plain read has nothing to send at close */
+}
+
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, ENOSYS); /* no-open: see the top of this file */
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_open o;
+	int err;
+
+	/*
+	 * A read-only mount needs no open at all: ENOSYS makes the kernel stop sending it (and
+	 * flush) and keep page cache across opens. A writable one needs open to hand out the
+	 * write buffers that close() commits.
+	 */
+	if (v->cfg.ro) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = rtk_tree_open(v->tree, ino, fi->flags, &op, &o);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	set_open(fi, &o);
+	if (fuse_reply_open(req, fi) == -ENOENT) /* the open was interrupted */
+		rtk_tree_file_release(v->tree, o.file);
+}
+
+static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_attr a;
+	struct rtk_tree_open o;
+	struct fuse_entry_param e;
+	int err;
+
+	err = rtk_tree_create(v->tree, parent, name, fi->flags, &op, &a, &o);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = a.st.st_ino;
+	e.attr = a.st;
+	set_open(fi, &o);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		rtk_tree_file_release(v->tree, o.file);
+}
+
+static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_file *f = file_of(fi);
+
+	fuse_reply_err(req, f ? -rtk_tree_file_flush(v->tree, f, &op) : 0);
+}
+
+static void vfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	rtk_tree_file_release(vfs_of(req)->tree, file_of(fi));
+	fuse_reply_err(req, 0);
 }
 
 static void vfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -323,9 +400,13 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_tree_op op = op_for(req);
 	struct rtk_tree_data data;
-	int err;
+	struct rtk_tree_file *f = file_of(fi);
+	int err = -EBADF;
 
-	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
+	if (f)
+		err = rtk_tree_file_read(f, (uint64_t)off, size, &data);
+	if (err == -EBADF) /* a field opened for writing reads like any other */
+		err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -338,11 +419,15 @@ static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		      struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_file *f = file_of(fi);
 	int err;
 
-	err = rtk_tree_ctl_write(v->tree, ino, buf, size);
-	if (err == -EACCES)
-		err = -EROFS; /* writes to the API come with the writes feature */
+	if (f)
+		err = rtk_tree_file_write(v->tree, f, buf, size, (uint64_t)off);
+	else /* no-open (read-only) mounts: only the control file takes writes */
+		err = rtk_tree_ctl_write(v->tree, ino, buf, size);
+	if (err == -EACCES && !f)
+		err = -EROFS;
 	if (err < 0)
 		fuse_reply_err(req, -err);
 	else
@@ -354,65 +439,72 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 {
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_tree_op op = op_for(req);
+	struct rtk_tree_file *f = file_of(fi);
 	struct rtk_tree_attr a;
 	int err;
 
-	/* Truncating the control file (echo flush > ctl) is part of writing to it. */
-	if (to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0 && !rtk_tree_is_dir(ino) &&
-	    rtk_tree_getattr(v->tree, ino, &op, &a) == 0 && a.volatile_attr) {
-		fuse_reply_attr(req, &a.st, 0);
+	/* Only the size changes, and only of a file open for writing (ftruncate). */
+	if (to_set != FUSE_SET_ATTR_SIZE) {
+		fuse_reply_err(req, v->cfg.ro ? EROFS : EPERM);
 		return;
 	}
-	err = EROFS;
-	fuse_reply_err(req, err);
+	err = rtk_tree_getattr(v->tree, ino, &op, &a);
+	if (!err && f)
+		err = rtk_tree_file_truncate(f, (uint64_t)attr->st_size);
+	else if (!err && !(a.volatile_attr && attr->st_size == 0)) /* "> .rtkfs/ctl" is fine */
+		err = v->cfg.ro ? -EROFS : -EPERM;
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	a.st.st_size = attr->st_size;
+	fuse_reply_attr(req, &a.st, 0);
 }
 
-static void reply_erofs(fuse_req_t req)
+static void reply_eperm(fuse_req_t req)
 {
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, vfs_of(req)->cfg.ro ? EROFS : EPERM);
 }
 
 static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	reply_erofs(req);
+	reply_eperm(req); /* ids are the server's to choose: create by writing JSON instead */
 }
 
 static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      dev_t rdev)
 {
-	reply_erofs(req);
-}
-
-static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		       struct fuse_file_info *fi)
-{
-	reply_erofs(req);
+	reply_eperm(req);
 }
 
 static void vfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	reply_erofs(req);
+	reply_eperm(req); /* fields cannot be removed; rmdir removes a webhook */
 }
 
 static void vfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	reply_erofs(req);
+	struct rtk_vfs *v = vfs_of(req);
+	struct rtk_tree_op op = op_for(req);
+	int err = rtk_tree_rmdir(v->tree, parent, name, &op);
+
+	fuse_reply_err(req, -err);
 }
 
 static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		       const char *newname, unsigned int flags)
 {
-	reply_erofs(req);
+	reply_eperm(req);
 }
 
 static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	reply_erofs(req);
+	reply_eperm(req);
 }
 
 static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	reply_erofs(req);
+	reply_eperm(req);
 }
 
 static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -434,6 +526,9 @@ static const struct fuse_lowlevel_ops vfs_ops = {
 	.getattr = vfs_getattr,
 	.setattr = vfs_setattr,
 	.open = vfs_open,
+	.create = vfs_create,
+	.flush = vfs_flush,
+	.release = vfs_release,
 	.opendir = vfs_opendir,
 	.read = vfs_read,
 	.write = vfs_write,
@@ -441,7 +536,6 @@ static const struct fuse_lowlevel_ops vfs_ops = {
 	.readdirplus = vfs_readdirplus,
 	.mkdir = vfs_mkdir,
 	.mknod = vfs_mknod,
-	.create = vfs_create,
 	.unlink = vfs_unlink,
 	.rmdir = vfs_rmdir,
 	.rename = vfs_rename,

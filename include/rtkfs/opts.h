@@ -11,6 +11,9 @@
 
 struct fuse_args;
 
+/* [SOURCE] MOUNTPOINT: mount.fuse3 passes fstab's first field before the mount point. */
+#define RTK_OPTS_NONOPTS_MAX 2
+
 struct rtk_opts {
 	unsigned ttl;      /* seconds a listing is fresh */
 	unsigned stale;    /* seconds a stale listing may stand in after a failed refresh */
@@ -26,10 +29,16 @@ struct rtk_opts {
 	int ro;
 	char **accounts;   /* account split on ':' */
 	size_t naccounts;
+	char *nonopts[RTK_OPTS_NONOPTS_MAX]; /* the arguments that are not options */
+	size_t nnonopts;
 };
 
-/* Defaults, then our options out of args (the rest stays for libfuse). 0 or -1 (message
- * printed by fuse_opt). */
+/*
+ * Defaults, then our options out of args (the rest stays for libfuse). Options that fstab
+ * and mount(8) add for themselves (_netdev, nofail, noauto, user, defaults, comment=, x-*)
+ * are dropped; of "[SOURCE] MOUNTPOINT" only the mount point is left in args. 0 or -1
+ * (message printed on stderr).
+ */
 int rtk_opts_parse(struct fuse_args *args, struct rtk_opts *o);
 
 /* Environment fallbacks and checks. 0, or -1 with a one-line reason in err. */

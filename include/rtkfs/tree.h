@@ -129,6 +129,67 @@ void rtk_tree_data_release(struct rtk_tree_data *d);
 /* A write to a control file (".rtkfs/ctl": "flush"). Returns bytes taken or -errno. */
 int rtk_tree_ctl_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len);
 
+/* ---- writes (DESIGN §6) ---- */
+
+/*
+ * An open file that needs state: a write to a field or webhook.json (the value is buffered
+ * and sent when the file is flushed), a new file in a webhooks directory (POSTed when
+ * flushed), or a control file (a snapshot taken at open).
+ */
+struct rtk_tree_file;
+
+/* How the kernel should treat an open file. */
+struct rtk_tree_open {
+	struct rtk_tree_file *file; /* NULL: a plain read, nothing to keep */
+	bool direct_io;             /* bypass the page cache (writes, control files) */
+	bool keep_cache;            /* the page cache may be kept across opens */
+};
+
+/*
+ * Open ino with open(2) flags. Reads of fields need no state; writes are allowed on writable
+ * fields of webhooks (else -EACCES), never on a read-only tree (-EROFS). O_TRUNC starts from
+ * an empty value, otherwise from the current bytes (so O_APPEND adds to them).
+ */
+int rtk_tree_open(struct rtk_tree *t, uint64_t ino, int flags, const struct rtk_tree_op *op,
+		  struct rtk_tree_open *out);
+
+/*
+ * Create name in directory parent: only a webhooks directory takes new files (-EPERM
+ * elsewhere, -EEXIST for a listed id). The file is pending until flushed: then its bytes
+ * are POSTed as a new webhook and the file disappears. Fills the new file's attributes.
+ */
+int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int flags,
+		    const struct rtk_tree_op *op, struct rtk_tree_attr *attr,
+		    struct rtk_tree_open *out);
+
+/*
+ * Bytes written at off (the buffer grows; at most 64 KiB in all: -EFBIG). A write to
+ * .rtkfs/ctl is a command, run at once. Returns len or -errno.
+ */
+int rtk_tree_file_write(struct rtk_tree *t, struct rtk_tree_file *f, const char *buf, size_t len,
+			uint64_t off);
+
+/* Cut or extend the buffered value (ftruncate). */
+int rtk_tree_file_truncate(struct rtk_tree_file *f, uint64_t size);
+
+/* Bytes of the control-file snapshot taken at open (or -EBADF for other files). */
+int rtk_tree_file_read(struct rtk_tree_file *f, uint64_t off, size_t size,
+		       struct rtk_tree_data *out);
+
+/*
+ * Send what was written (close(2) returns this): 0 when it was accepted or nothing changed;
+ * -EINVAL (rejected locally or by a 400), -EACCES, -ENOENT (gone), -EIO, -ETIMEDOUT... A
+ * second flush of the same file sends nothing more.
+ */
+int rtk_tree_file_flush(struct rtk_tree *t, struct rtk_tree_file *f, const struct rtk_tree_op *op);
+
+/* Forget the file (after the last close). NULL is a no-op. */
+void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f);
+
+/* rmdir: delete the webhook name of webhooks directory parent (DELETE). -EPERM elsewhere. */
+int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,
+		   const struct rtk_tree_op *op);
+
 /* Is ino a directory / a control file? (No I/O.) */
 bool rtk_tree_is_dir(uint64_t ino);
 
