@@ -158,6 +158,8 @@ int main(int argc, char *argv[])
 			.budget = budget,
 			.cache = cache,
 			.max_body = o.max_body,
+			.prefetch = o.prefetch,
+			.timeout_ns = o.timeout * RTK_NS_PER_SEC,
 			.accounts = (const char *const *)o.accounts,
 			.naccounts = o.naccounts,
 			.uid = getuid(),

@@ -77,6 +77,16 @@ struct rtk_tree_file {
 	size_t snap_len;
 };
 
+/* A listing to fetch ahead: the apps of an account, or the webhooks of an app. */
+struct ra_job {
+	struct ra_job *next;
+	enum rtk_kind kind;
+	char account[RTK_ID_MAX + 1];
+	char app[RTK_ID_MAX + 1];
+};
+
+#define RA_QUEUE_MAX 100000
+
 struct held {
 	atomic_uint refs;
 	struct rtk_listing *l;
@@ -114,6 +124,15 @@ struct rtk_tree {
 	char last_created[RTK_ID_MAX + 1];
 	char last_write_error[320];
 	int64_t last_write_error_time;
+
+	/* Read-ahead: jobs for the workers (under ra_lock). */
+	pthread_mutex_t ra_lock;
+	pthread_cond_t ra_cond;
+	struct ra_job *ra_head, *ra_tail;
+	size_t ra_queued;
+	bool ra_stopping;
+	pthread_t *ra_threads;
+	unsigned ra_nthreads;
 
 	/* Degraded mode (see tree.h), under health_lock. */
 	pthread_mutex_t health_lock;
@@ -542,6 +561,65 @@ static bool same_members(const struct rtk_listing *a, const struct rtk_listing *
 	return true;
 }
 
+/*
+ * Queue the sub-collections of the objects of a listing just fetched, for the read-ahead
+ * workers: only those never fetched (so a refresh of a big listing does not refetch every
+ * child every TTL), and only while the rate budget has most of its room (foreground
+ * requests come first).
+ */
+static void read_ahead(struct rtk_tree *t, const struct fetch *f, const struct rtk_listing *l)
+{
+	struct rtk_budget_stats bs;
+	size_t i, n = rtk_listing_count(l);
+	char key[256];
+
+	if (!t->ra_nthreads || f->kind == RTK_K_WEBHOOK)
+		return;
+	if (t->cfg.budget) {
+		rtk_budget_get_stats(t->cfg.budget, &bs);
+		if (bs.paused_until_ns || bs.left < bs.limit / 4 + n)
+			return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *id = rtk_obj_id(rtk_listing_at(l, i), NULL);
+		struct ids ids = f->ids;
+		struct ra_job *j;
+		void *v;
+
+		if (f->kind == RTK_K_ACCOUNT)
+			ids.account = id;
+		else
+			ids.app = id;
+		if (collection_path(f->kind + 1, &ids, key, sizeof(key)) != 0)
+			continue;
+		if (rtk_cache_peek(t->cfg.cache, key, &v, NULL) == 0) {
+			held_unref(v);
+			continue;
+		}
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			return;
+		j->kind = f->kind + 1;
+		snprintf(j->account, sizeof(j->account), "%s", ids.account);
+		if (ids.app)
+			snprintf(j->app, sizeof(j->app), "%s", ids.app);
+		pthread_mutex_lock(&t->ra_lock);
+		if (t->ra_stopping || t->ra_queued >= RA_QUEUE_MAX) {
+			pthread_mutex_unlock(&t->ra_lock);
+			free(j);
+			return;
+		}
+		if (t->ra_tail)
+			t->ra_tail->next = j;
+		else
+			t->ra_head = j;
+		t->ra_tail = j;
+		t->ra_queued++;
+		pthread_cond_signal(&t->ra_cond);
+		pthread_mutex_unlock(&t->ra_lock);
+	}
+}
+
 static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 {
 	struct fetch *f = ctx;
@@ -583,6 +661,7 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 		return -ENOMEM;
 	}
 	report_changes(f->t, f, old, l);
+	read_ahead(f->t, f, l);
 	*out = h;
 	return 0;
 }
@@ -1895,6 +1974,8 @@ int rtk_tree_verify_token(struct rtk_tree *t, const struct rtk_tree_op *op, char
 	return verify_at(t, path, op, msg, msgsz) == 0 ? 0 : -EACCES;
 }
 
+static int start_read_ahead(struct rtk_tree *t);
+
 /* ---- the probe that ends degraded mode ---- */
 
 #define PROBE_INTERVAL_NS (2 * RTK_NS_PER_SEC)
@@ -1960,7 +2041,7 @@ int rtk_tree_start(struct rtk_tree *t)
 	if (err)
 		return -err;
 	t->probe_running = true;
-	return 0;
+	return start_read_ahead(t);
 }
 
 static void stop_probe(struct rtk_tree *t)
@@ -1973,6 +2054,97 @@ static void stop_probe(struct rtk_tree *t)
 	pthread_mutex_unlock(&t->health_lock);
 	pthread_join(t->probe, NULL);
 	t->probe_running = false;
+}
+
+/* ---- read-ahead workers ---- */
+
+static bool ra_stopping(void *ctx)
+{
+	struct rtk_tree *t = ctx;
+	bool stop;
+
+	pthread_mutex_lock(&t->ra_lock);
+	stop = t->ra_stopping;
+	pthread_mutex_unlock(&t->ra_lock);
+	return stop;
+}
+
+static void *ra_main(void *arg)
+{
+	struct rtk_tree *t = arg;
+	struct ra_job *j;
+
+	pthread_mutex_lock(&t->ra_lock);
+	for (;;) {
+		while (!t->ra_head && !t->ra_stopping)
+			pthread_cond_wait(&t->ra_cond, &t->ra_lock);
+		if (t->ra_stopping)
+			break;
+		j = t->ra_head;
+		t->ra_head = j->next;
+		if (!t->ra_head)
+			t->ra_tail = NULL;
+		t->ra_queued--;
+		pthread_mutex_unlock(&t->ra_lock);
+		{
+			struct rtk_tree_op op = {
+				.deadline_ns = rtk_clock_mono_ns() +
+					       (t->cfg.timeout_ns ? t->cfg.timeout_ns
+								  : 15 * RTK_NS_PER_SEC),
+				.interrupted = ra_stopping,
+				.interrupted_ctx = t,
+			};
+			struct ids ids = {.account = j->account, .app = j->app[0] ? j->app : NULL};
+			struct held *h;
+
+			if (get_listing(t, j->kind, &ids, &op, &h) == 0)
+				held_unref(h);
+		}
+		free(j);
+		pthread_mutex_lock(&t->ra_lock);
+	}
+	pthread_mutex_unlock(&t->ra_lock);
+	return NULL;
+}
+
+static void stop_read_ahead(struct rtk_tree *t)
+{
+	struct ra_job *j;
+	unsigned i;
+
+	pthread_mutex_lock(&t->ra_lock);
+	t->ra_stopping = true;
+	pthread_cond_broadcast(&t->ra_cond);
+	pthread_mutex_unlock(&t->ra_lock);
+	for (i = 0; i < t->ra_nthreads; i++)
+		pthread_join(t->ra_threads[i], NULL);
+	free(t->ra_threads);
+	t->ra_threads = NULL;
+	t->ra_nthreads = 0;
+	while ((j = t->ra_head)) {
+		t->ra_head = j->next;
+		free(j);
+	}
+	t->ra_tail = NULL;
+}
+
+static int start_read_ahead(struct rtk_tree *t)
+{
+	unsigned i, n = t->cfg.prefetch;
+	int err;
+
+	if (!n)
+		return 0;
+	t->ra_threads = calloc(n, sizeof(*t->ra_threads));
+	if (!t->ra_threads)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		err = pthread_create(&t->ra_threads[i], NULL, ra_main, t);
+		if (err)
+			return -err; /* the ones started are joined by rtk_tree_free */
+		t->ra_nthreads++;
+	}
+	return 0;
 }
 
 /* ---- life cycle ---- */
@@ -1992,6 +2164,8 @@ struct rtk_tree *rtk_tree_new(const struct rtk_tree_config *cfg)
 	pthread_mutex_init(&t->ctl_lock, NULL);
 	pthread_mutex_init(&t->health_lock, NULL);
 	pthread_cond_init(&t->health_cond, NULL);
+	pthread_mutex_init(&t->ra_lock, NULL);
+	pthread_cond_init(&t->ra_cond, NULL);
 	t->nbuckets = 1024;
 	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
 	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
@@ -2036,6 +2210,7 @@ void rtk_tree_free(struct rtk_tree *t)
 	if (!t)
 		return;
 	stop_probe(t);
+	stop_read_ahead(t);
 	if (t->by_ino) {
 		for (i = 0; i < t->nbuckets; i++) {
 			struct node *e = t->by_ino[i], *next;
@@ -2052,6 +2227,8 @@ void rtk_tree_free(struct rtk_tree *t)
 	pthread_mutex_destroy(&t->ctl_lock);
 	pthread_mutex_destroy(&t->health_lock);
 	pthread_cond_destroy(&t->health_cond);
+	pthread_mutex_destroy(&t->ra_lock);
+	pthread_cond_destroy(&t->ra_cond);
 	free(t->by_ino);
 	free(t->by_name);
 	free(t->root);

@@ -50,6 +50,8 @@ struct rtk_tree_config {
 	gid_t gid;
 	bool ro;                     /* nothing writable (modes lose their w bits) */
 	size_t max_body;             /* response bytes accepted (0: 16 MiB) */
+	unsigned prefetch;           /* read-ahead threads (0: no read-ahead) */
+	uint64_t timeout_ns;         /* deadline of a read-ahead fetch */
 	struct rtk_tree_hooks hooks; /* may be all NULL */
 };
 
@@ -74,8 +76,11 @@ struct rtk_tree *rtk_tree_new(const struct rtk_tree_config *cfg);
 void rtk_tree_free(struct rtk_tree *t); /* NULL is a no-op; stops the tree's threads */
 
 /*
- * Start the tree's background thread (the probe that ends degraded mode). Call after the
- * process has daemonized (threads do not survive fork). 0 or -errno.
+ * Start the tree's background threads: the probe that ends degraded mode, and the
+ * read-ahead workers (DESIGN §3: when a collection is listed, the listings of its children's
+ * sub-collections that were never fetched are fetched in the background, in parallel, while
+ * the rate budget has room). Call after the process has daemonized (threads do not survive
+ * fork). 0 or -errno.
  */
 int rtk_tree_start(struct rtk_tree *t);
 

@@ -4,6 +4,7 @@ import calendar
 import concurrent.futures
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -258,3 +259,42 @@ def test_ids_typed_by_the_user_are_checked(api, mount):
         assert out.returncode != 0
     assert api.count(None, r"/accounts/.+") == 0 or all(
         " " not in r["path"] for r in api.requests())
+
+
+def test_read_ahead_fetches_sub_collections_in_parallel(api, mount):
+    m = mount(api, options={"prefetch": 8})
+    api.add_fault("latency", path=LIST_WEBHOOKS, ms=300)
+    napps = sum(len(api.apps(acc["id"])) for acc in api.accounts())
+    os.listdir(m / "accounts")
+    # Every app's webhooks are fetched in the background: wait for them (bounded).
+    deadline = time.monotonic() + 20
+    while api.count("GET", LIST_WEBHOOKS) < napps and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.count("GET", LIST_WEBHOOKS) == napps
+    starts = sorted(r["time"] for r in api.requests() if r["method"] == "GET"
+                    and re.fullmatch(LIST_WEBHOOKS, r["path"]))
+    # Eight workers: the first eight lists were asked for together, not one after another.
+    assert starts[7] - starts[0] < 0.25, starts
+    time.sleep(0.35)  # let the last injected 300 ms latency answer arrive
+    before = len(api.requests())
+    out = run(["grep", "-rl", "meeting.transcript", "accounts"], cwd=m.path())
+    assert out.returncode == 0
+    assert len(api.requests()) == before      # everything was already there
+    # One request per list page, read-ahead or not.
+    assert api.count("GET", LIST_WEBHOOKS) == napps
+    assert api.count("GET", LIST_APPS) == 3 + 1
+
+
+def test_read_ahead_does_not_refetch_children_on_refresh(api, mount):
+    m = mount(api, options={"prefetch": 8, "ttl": 1})
+    napps = sum(len(api.apps(acc["id"])) for acc in api.accounts())
+    os.listdir(m / "accounts")
+    deadline = time.monotonic() + 20
+    while api.count("GET", LIST_WEBHOOKS) < napps and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.2)  # the TTL passes
+    api.clear_log()
+    os.listdir(m / "accounts")          # refreshes the accounts list only
+    time.sleep(0.5)  # read-ahead would have started by now: assert it did not
+    assert api.count("GET", LIST_WEBHOOKS) == 0
+    assert api.count("GET", LIST_APPS) == 0
