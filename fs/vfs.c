@@ -314,6 +314,11 @@ static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct rtk_tree_op op = op_for(req);
 	struct rtk_tree_file *f = file_of(fi);
 
+	/* Without open there is nothing to flush: ENOSYS stops the kernel asking (no-flush). */
+	if (v->cfg.ro) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	fuse_reply_err(req, f ? -rtk_tree_file_flush(v->tree, f, &op) : 0);
 }
 
