@@ -1844,7 +1844,10 @@ void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f)
 	if (f->kind == FILE_FIELD && (f->dirty || f->truncated)) {
 		/* Truncated and never written (": > events"), or written and never flushed:
 		 * send it now; nobody is left to hear the result but the log. */
-		struct rtk_tree_op op = {.deadline_ns = rtk_clock_mono_ns() + 15 * RTK_NS_PER_SEC};
+		struct rtk_tree_op op = {
+			.deadline_ns = rtk_clock_mono_ns() +
+				       (t->cfg.timeout_ns ? t->cfg.timeout_ns : 15 * RTK_NS_PER_SEC),
+		};
 
 		f->dirty = true;
 		rtk_tree_file_flush(t, f, &op);

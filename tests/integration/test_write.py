@@ -1,0 +1,1074 @@
+# SPDX-License-Identifier: MIT
+"""The write path (DESIGN §6, issue 4): field files, webhook.json, create, rmdir, refusals.
+
+Every test asserts the exact request the fake API saw (method, path, body), what `cat`
+shows afterwards and what the fake API holds. close() errors are observed with Python's
+os.close() or external commands: shell builtins ignore them.
+"""
+import calendar
+import errno
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime
+
+import pytest
+
+from conftest import ROOT, TOKEN, run
+
+sys.path.insert(0, str(ROOT / "tests" / "fakeapi"))
+import genfixture  # noqa: E402
+
+A = "023e105f4ecef8ad9ca31a8372d0c353"        # Acme Media
+P = "cfc2ffe4-ed22-41f1-ad33-ce50dcfe4bcc"     # town-hall: 5 webhooks
+W = "79c8c292-6b94-45b5-b498-82321e35049e"     # "Recording archive", enabled, 1 event
+W2 = "515c6123-6c88-4537-bcf3-bd58da60fb1c"    # "Legacy relay", disabled, 2 events
+W3 = "88718c96-6f3d-48f7-b4b1-b64633be40f5"    # "Attendance"
+
+LIST_WEBHOOKS = r"/accounts/[^/]+/realtime/kit/[^/]+/webhooks"
+FIELDS = ("id", "name", "url", "enabled", "events", "created_at", "updated_at")
+READ_WRITE = ("name", "url", "enabled", "events")
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def wdir(a=A, p=P):
+    return f"accounts/{a}/apps/{p}/webhooks"
+
+
+def hdir(w=W, a=A, p=P):
+    return f"{wdir(a, p)}/{w}"
+
+
+def api_path(w=None, a=A, p=P):
+    base = f"/accounts/{a}/realtime/kit/{p}/webhooks"
+    return f"{base}/{w}" if w else base
+
+
+def render(value):
+    """What cat prints for a field value (DESIGN §2)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true\n" if value else "false\n"
+    if isinstance(value, list):
+        return "".join(f"{v}\n" for v in value)
+    return f"{value}\n"
+
+
+def pretty(obj):
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def epoch(ts):
+    dt = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return calendar.timegm(dt.timetuple()) + dt.microsecond / 1e6
+
+
+def cat(m, rel):
+    """What cat(1) prints, or raise if it fails."""
+    out = run(["cat", str(m / rel)])
+    assert out.returncode == 0, f"cat {rel}: {out.stderr}"
+    return out.stdout
+
+
+def write(path, data, flags=os.O_WRONLY | os.O_TRUNC, chunks=None, mode=0o644):
+    """open/write/close with Python; the errno of the first call that fails, or 0.
+
+    chunks: write `data` in pieces of these sizes (several write() calls in one open).
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as e:
+        return e.errno
+    try:
+        pos = 0
+        for size in (chunks or [len(data)]):
+            piece = data[pos:pos + size]
+            pos += size
+            while piece:
+                n = os.write(fd, piece)
+                piece = piece[n:]
+        assert pos >= len(data), "chunks do not cover the data"
+    except OSError as e:
+        os.close(fd)
+        return e.errno
+    try:
+        os.close(fd)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def writes(api):
+    """The requests of the log that are not GETs."""
+    return [r for r in api.requests() if r["method"] != "GET"]
+
+
+def sent(api):
+    """(method, path, body) of every non-GET request."""
+    return [(r["method"], r["path"], r["body"]) for r in writes(api)]
+
+
+def list_gets_after(api, method):
+    """GETs of a webhooks listing logged after the last `method` request."""
+    log = api.requests()
+    last = max(i for i, r in enumerate(log) if r["method"] == method)
+    return [r for r in log[last + 1:]
+            if r["method"] == "GET" and re.fullmatch(LIST_WEBHOOKS, r["path"])]
+
+
+def warm(m, a=A, p=P):
+    """List the app's webhooks and read one of them, so the listing is cached."""
+    names = os.listdir(m / wdir(a, p))
+    assert names
+    return names
+
+
+def direct_get(api, w=W, a=A, p=P):
+    """GET the webhook from the fake API over HTTP, as any client would."""
+    req = urllib.request.Request(api.url + api_path(w, a, p),
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["data"]
+
+
+def shows_what_api_holds(m, api, w=W, a=A, p=P):
+    """Every file of the webhook shows what the fake API holds for it now (its store and
+    a direct GET agree)."""
+    hook = api.webhook(a, p, w)
+    assert hook is not None
+    assert direct_get(api, w, a, p) == hook
+    for field in FIELDS:
+        assert cat(m, f"{hdir(w, a, p)}/{field}") == render(hook[field]), field
+    assert cat(m, f"{hdir(w, a, p)}/webhook.json") == pretty(hook)
+    return hook
+
+
+def ctl(m, name):
+    return (m / f".rtkfs/{name}").read_text()
+
+
+def wait_for(pred, timeout=3.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
+# --- field files -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("field,text,value", [
+    ("enabled", "false\n", False),
+    ("enabled", "0\n", False),
+    ("name", "Recordings (new)\n", "Recordings (new)"),
+    ("name", "Débogage — ünïcode ✓", "Débogage — ünïcode ✓"),
+    ("url", "https://new.example.com/hook?x=1\n", "https://new.example.com/hook?x=1"),
+    ("url", "http://127.0.0.1:9/local\n", "http://127.0.0.1:9/local"),
+    ("events", "meeting.started\nmeeting.ended\n", ["meeting.started", "meeting.ended"]),
+    ("events", "meeting.ended meeting.started meeting.ended\n",
+     ["meeting.ended", "meeting.started"]),
+])
+def test_field_write_sends_one_patch(api, mount, field, text, value):
+    m = mount(api)
+    before = api.webhook(A, P, W)
+    warm(m)
+    assert cat(m, f"{hdir()}/{field}") == render(before[field])
+    api.clear_log()
+    assert write(m / f"{hdir()}/{field}", text) == 0
+    assert sent(api) == [("PATCH", api_path(W), {field: value})]
+    assert writes(api)[0]["status"] == 200
+    after = api.webhook(A, P, W)
+    assert after[field] == value
+    assert after["updated_at"] > before["updated_at"]
+    # The cache holds what the server returned: shown at once, without asking again.
+    assert cat(m, f"{hdir()}/{field}") == render(value)
+    assert cat(m, f"{hdir()}/updated_at") == render(after["updated_at"])
+    assert cat(m, f"{hdir()}/webhook.json") == pretty(after)
+    assert abs(os.stat(m / f"{hdir()}/{field}").st_mtime - epoch(after["updated_at"])) < 0.002
+    assert abs(os.stat(m / hdir()).st_mtime - epoch(after["updated_at"])) < 0.002
+    assert os.stat(m / f"{hdir()}/{field}").st_size == len(render(value).encode())
+    assert list_gets_after(api, "PATCH") == []
+    shows_what_api_holds(m, api)
+    # The other webhooks are untouched.
+    assert [h for h in api.webhooks(A, P) if h["id"] != W] == \
+        [h for h in api.webhooks(A, P) if h["id"] != W]
+
+
+def test_shell_tools_write_fields(api, mount):
+    """echo >, printf >, tee, dd, cp: each one PATCH with the field."""
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    h = m / hdir()
+    src = m.dir / "events.txt"
+    src.write_text("meeting.summary\nmeeting.transcript\n")
+    steps = [
+        (["sh", "-c", f"/bin/echo false > '{h}/enabled'"], {"enabled": False}),
+        (["sh", "-c", f"/usr/bin/printf 'meeting.started\\nmeeting.ended\\n' > '{h}/events'"],
+         {"events": ["meeting.started", "meeting.ended"]}),
+        (["tee", str(h / "name")], {"name": "Teed name"}),
+        (["dd", f"of={h}/url", "status=none"], {"url": "https://dd.example.com/x"}),
+        (["cp", str(src), str(h / "events")],
+         {"events": ["meeting.summary", "meeting.transcript"]}),
+    ]
+    inputs = {"tee": "Teed name\n", "dd": "https://dd.example.com/x\n"}
+    for argv, body in steps:
+        api.clear_log()
+        out = subprocess.run(argv, input=inputs.get(argv[0], ""), capture_output=True,
+                             text=True, timeout=20)
+        assert out.returncode == 0, (argv, out.stderr)
+        assert sent(api) == [("PATCH", api_path(W), body)], argv
+        (key, value), = body.items()
+        assert api.webhook(A, P, W)[key] == value
+        assert cat(m, f"{hdir()}/{key}") == render(value)
+    shows_what_api_holds(m, api)
+
+
+def test_every_reader_sees_the_write_at_once(api, mount):
+    """Right after close() returns, a new open and an fd opened before the write both read
+    the new value: the kernel's page cache and attributes do not hold the old one."""
+    m = mount(api, options={"ttl": 60})
+    warm(m)
+    f = m / f"{hdir()}/enabled"
+    old_fd = os.open(f, os.O_RDONLY)
+    try:
+        value = api.webhook(A, P, W)["enabled"]
+        for i in range(30):
+            assert os.pread(old_fd, 100, 0).decode() == render(value), i
+            assert f.read_text() == render(value), i
+            value = not value
+            assert write(f, render(value)) == 0
+            assert f.read_text() == render(value), i
+            assert os.pread(old_fd, 100, 0).decode() == render(value), i
+            assert os.stat(f).st_size == len(render(value)), i
+            assert cat(m, f"{hdir()}/webhook.json") == pretty(api.webhook(A, P, W)), i
+    finally:
+        os.close(old_fd)
+    assert api.count("PATCH") == 30
+    assert api.count("GET", LIST_WEBHOOKS) == 1
+
+
+def test_unchanged_value_sends_nothing(api, mount):
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.clear_log()
+    for field in READ_WRITE:
+        assert write(m / f"{hdir()}/{field}", render(hook[field])) == 0, field
+    assert write(m / f"{hdir()}/enabled", "1\n") == 0           # true, as it is
+    assert write(m / f"{hdir()}/events", "recording.statusUpdate recording.statusUpdate") == 0
+    # Opened for writing and closed without writing: nothing either.
+    assert write(m / f"{hdir()}/name", "", flags=os.O_WRONLY) == 0
+    assert writes(api) == []
+    assert api.webhook(A, P, W) == hook
+    shows_what_api_holds(m, api)
+
+
+def test_truncate_then_write(api, mount):
+    """open without O_TRUNC, ftruncate(0), then write: the value is what was written."""
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    fd = os.open(m / f"{hdir()}/name", os.O_WRONLY)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, b"Short\n")
+    finally:
+        os.close(fd)
+    assert sent(api) == [("PATCH", api_path(W), {"name": "Short"})]
+    assert cat(m, f"{hdir()}/name") == "Short\n"
+    # Without truncation, writing at offset 0 overwrites the start of the current value.
+    api.clear_log()
+    fd = os.open(m / f"{hdir()}/name", os.O_WRONLY)
+    try:
+        os.write(fd, b"Sh")
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, b"Wh")
+    finally:
+        os.close(fd)
+    assert sent(api) == [("PATCH", api_path(W), {"name": "Whort"})]
+    shows_what_api_holds(m, api)
+
+
+def test_several_writes_in_one_open_are_one_patch(api, mount):
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    text = "meeting.started\nmeeting.participantJoined\nmeeting.ended\n"
+    assert write(m / f"{hdir()}/events", text, chunks=[3, 10, 1, 20, 100]) == 0
+    assert sent(api) == [("PATCH", api_path(W), {
+        "events": ["meeting.started", "meeting.participantJoined", "meeting.ended"]})]
+    # A long URL written a byte at a time.
+    api.clear_log()
+    url = "https://hooks.example.com/" + "a" * 300
+    assert write(m / f"{hdir()}/url", url + "\n", chunks=[1] * (len(url) + 1)) == 0
+    assert sent(api) == [("PATCH", api_path(W), {"url": url})]
+    shows_what_api_holds(m, api)
+
+
+def test_append_adds_an_event(api, mount):
+    m = mount(api)
+    assert api.webhook(A, P, W)["events"] == ["recording.statusUpdate"]
+    warm(m)
+    api.clear_log()
+    out = run(["sh", "-c", f"echo meeting.ended >> '{m / hdir()}/events'"])
+    assert out.returncode == 0, out.stderr
+    assert sent(api) == [("PATCH", api_path(W), {
+        "events": ["recording.statusUpdate", "meeting.ended"]})]
+    assert cat(m, f"{hdir()}/events") == "recording.statusUpdate\nmeeting.ended\n"
+    # O_APPEND from Python, twice in one open; an event already there is folded.
+    api.clear_log()
+    assert write(m / f"{hdir()}/events", "meeting.started\nrecording.statusUpdate\n",
+                 flags=os.O_WRONLY | os.O_APPEND, chunks=[16, 100]) == 0
+    assert sent(api) == [("PATCH", api_path(W), {
+        "events": ["recording.statusUpdate", "meeting.ended", "meeting.started"]})]
+    hook = shows_what_api_holds(m, api)
+    assert hook["events"] == ["recording.statusUpdate", "meeting.ended", "meeting.started"]
+
+
+def wait_for(cond, timeout=10):
+    """Poll cond() until it is true (bounded): for what happens at release, after close."""
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.02)
+    return cond()
+
+
+def test_truncate_to_empty_sets_no_events(api, mount):
+    """`: > events` writes nothing but truncates. A shell closes a dup'd descriptor before
+    it writes, so a flush with nothing written cannot send; the empty value is sent when the
+    file is released (SEMANTICS.md), and its result only logged."""
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    assert write(m / f"{hdir()}/events", b"") == 0
+    assert wait_for(lambda: len(writes(api)) == 1)
+    assert [(r["method"], r["path"], r["body"], r["status"]) for r in writes(api)] == [
+        ("PATCH", api_path(W), {"events": []}, 200)]
+    assert api.webhook(A, P, W)["events"] == []
+    assert wait_for(lambda: cat(m, f"{hdir()}/events") == "")
+    assert os.stat(m / f"{hdir()}/events").st_size == 0
+
+
+def test_shell_redirection_sends_one_request(api, mount):
+    """`echo x > f` dups and closes the descriptor before writing: exactly one PATCH, with
+    the value, never an empty one first."""
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    out = run(["sh", "-c", f"echo meeting.summary > {hdir()}/events"], cwd=m.path())
+    assert out.returncode == 0, out.stderr
+    assert [(r["method"], r["body"]) for r in writes(api)] == [
+        ("PATCH", {"events": ["meeting.summary"]})]
+
+
+@pytest.mark.parametrize("field", ["enabled", "name", "url"])
+def test_truncate_to_empty_is_refused_at_release(api, mount, field):
+    """`: > enabled` is an empty value: invalid, so nothing is sent; the reason is logged and
+    shown as the last write error."""
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.clear_log()
+    assert write(m / f"{hdir()}/{field}", b"") == 0
+    assert wait_for(lambda: W in (m / ".rtkfs/status").read_text().split("last write error:")[1])
+    assert writes(api) == []
+    assert api.webhook(A, P, W) == hook
+    shows_what_api_holds(m, api)
+
+
+def test_invalid_values_are_refused_locally(api, mount):
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.clear_log()
+    bad = [
+        ("enabled", "yes\n"), ("enabled", "TRUE\n"), ("enabled", "\n"),
+        ("enabled", "true\nfalse\n"),
+        ("url", "not a url\n"), ("url", "ftp://example.com/x\n"),
+        ("url", "http://example.com/plain-http\n"), ("url", "/relative/path\n"),
+        ("url", "https://exa mple.com/\n"),
+        ("events", "meeting.started\nmeeting.exploded\n"), ("events", "MEETING.STARTED\n"),
+        ("name", "\n"), ("name", "two\nlines\n"), ("name", b"bad \xff utf8\n"),
+        ("name", b"nul\x00byte\n"),
+    ]
+    for field, text in bad:
+        assert write(m / f"{hdir()}/{field}", text) == errno.EINVAL, (field, text)
+    assert writes(api) == []
+    assert api.webhook(A, P, W) == hook
+    shows_what_api_holds(m, api)
+    # The reason is kept for the user.
+    status = ctl(m, "status")
+    assert "last write error: " in status
+    assert "none" not in status.split("last write error: ")[1].splitlines()[0]
+    stats = json.loads(ctl(m, "stats.json"))
+    assert stats["last_write_error"]["message"]
+    # /bin/echo sees the error of close() too (exit status 1).
+    out = run(["sh", "-c", f"/bin/echo maybe > '{m / hdir()}/enabled'"])
+    assert out.returncode != 0
+    assert "Invalid argument" in out.stderr
+    assert writes(api) == []
+
+
+def test_read_only_fields_cannot_be_written(api, mount):
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    for field in ("id", "created_at", "updated_at"):
+        assert write(m / f"{hdir()}/{field}", "x\n") == errno.EACCES, field
+    assert write(m / f"accounts/{A}/name", "x\n") == errno.EACCES
+    assert write(m / f"accounts/{A}/apps/{P}/name", "x\n") == errno.EACCES
+    assert writes(api) == []
+
+
+# --- webhook.json ----------------------------------------------------------------------
+
+def test_webhook_json_put(api, mount):
+    m = mount(api)
+    warm(m)
+    doc = json.loads(cat(m, f"{hdir()}/webhook.json"))
+    doc.update(name="Replaced", url="https://replaced.example.com/h",
+               events=["meeting.summary", "meeting.started"], enabled=False)
+    api.clear_log()
+    assert write(m / f"{hdir()}/webhook.json", json.dumps(doc, indent=2) + "\n") == 0
+    # id, created_at and updated_at are not sent.
+    assert sent(api) == [("PUT", api_path(W), {
+        "name": "Replaced", "url": "https://replaced.example.com/h",
+        "events": ["meeting.summary", "meeting.started"], "enabled": False})]
+    after = api.webhook(A, P, W)
+    assert after["name"] == "Replaced" and after["enabled"] is False
+    assert after["updated_at"] > doc["updated_at"]
+    assert cat(m, f"{hdir()}/webhook.json") == pretty(after)
+    assert list_gets_after(api, "PUT") == []
+    shows_what_api_holds(m, api)
+    # enabled may be left out; cp of a file works too.
+    src = m.dir / "hook.json"
+    src.write_text(json.dumps({"name": "Minimal", "url": "https://min.example.com/",
+                               "events": []}))
+    api.clear_log()
+    out = run(["cp", str(src), str(m / hdir() / "webhook.json")])
+    assert out.returncode == 0, out.stderr
+    assert sent(api) == [("PUT", api_path(W), {
+        "name": "Minimal", "url": "https://min.example.com/", "events": []})]
+    shows_what_api_holds(m, api)
+
+
+@pytest.mark.parametrize("doc", [
+    "not json",
+    "[1, 2]",
+    '{"name": "x", "url": "https://x.example.com/", "events": [], "extra": 1}',
+    '{"url": "https://x.example.com/", "events": []}',
+    '{"name": "x", "events": []}',
+    '{"name": "x", "url": "https://x.example.com/"}',
+    '{"name": "x", "url": "https://x.example.com/", "events": ["nope"]}',
+    '{"name": "x", "url": "https://x.example.com/", "events": [], "enabled": "yes"}',
+    '{"name": "", "url": "https://x.example.com/", "events": []}',
+    '{"name": "x", "url": "http://example.com/", "events": []}',
+])
+def test_webhook_json_refused_locally(api, mount, doc):
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.clear_log()
+    assert write(m / f"{hdir()}/webhook.json", doc) == errno.EINVAL
+    assert writes(api) == []
+    assert api.webhook(A, P, W) == hook
+    shows_what_api_holds(m, api)
+
+
+# --- failures: what cat shows afterwards equals what the fake API holds ------------------
+
+@pytest.mark.parametrize("status,expected", [
+    (400, errno.EINVAL),
+    (401, errno.EACCES),
+    (403, errno.EACCES),
+    (500, errno.EIO),
+    (503, errno.EIO),
+])
+def test_server_refuses_patch(api, mount, status, expected):
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    assert cat(m, f"{hdir()}/enabled") == "true\n"
+    api.add_fault("status", status=status, method="PATCH")
+    api.clear_log()
+    assert write(m / f"{hdir()}/enabled", "false\n") == expected
+    # One PATCH: writes are never retried.
+    assert [(r["method"], r["path"], r["body"], r["status"]) for r in writes(api)] == [
+        ("PATCH", api_path(W), {"enabled": False}, status)]
+    assert api.webhook(A, P, W) == hook
+    assert cat(m, f"{hdir()}/enabled") == "true\n"
+    shows_what_api_holds(m, api)
+    # The server's message is kept.
+    assert f"injected {status}" in ctl(m, "status")
+    assert f"injected {status}" in json.loads(ctl(m, "stats.json"))["last_write_error"]["message"]
+    # And the next write goes through.
+    api.clear_faults()
+    api.clear_log()
+    assert write(m / f"{hdir()}/enabled", "false\n") == 0
+    assert sent(api) == [("PATCH", api_path(W), {"enabled": False})]
+    shows_what_api_holds(m, api)
+
+
+def test_server_refuses_put_and_the_real_400(api, mount):
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.add_fault("status", status=500, method="PUT")
+    doc = {"name": "New", "url": "https://n.example.com/", "events": ["meeting.started"]}
+    api.clear_log()
+    assert write(m / f"{hdir()}/webhook.json", json.dumps(doc)) == errno.EIO
+    assert sent(api) == [("PUT", api_path(W), doc)]
+    assert api.webhook(A, P, W) == hook
+    shows_what_api_holds(m, api)
+
+
+def test_webhook_deleted_meanwhile(api, mount):
+    m = mount(api, options={"ttl": 30})
+    warm(m)
+    assert cat(m, f"{hdir()}/enabled") == "true\n"
+    api.delete_webhook(A, P, W)
+    api.clear_log()
+    assert write(m / f"{hdir()}/enabled", "false\n") == errno.ENOENT
+    assert sent(api) == [("PATCH", api_path(W), {"enabled": False})]
+    assert writes(api)[0]["status"] == 404
+    assert api.webhook(A, P, W) is None
+    # rtkfs shows what the server holds: the webhook is gone.
+    assert W not in os.listdir(m / wdir())
+    assert sorted(os.listdir(m / wdir())) == sorted(h["id"] for h in api.webhooks(A, P))
+    assert not os.path.exists(m / hdir())
+    assert run(["cat", str(m / f"{hdir()}/enabled")]).returncode != 0
+    assert "resource not found" in ctl(m, "status")
+
+
+def test_timeout_after_the_server_applied_the_change(api, mount):
+    m = mount(api, options={"timeout": 2, "ttl": 30})
+    warm(m)
+    assert cat(m, f"{hdir()}/enabled") == "true\n"
+    fault = api.add_fault("hang", method="PATCH", phase="after")
+    api.clear_log()
+    t0 = time.monotonic()
+    assert write(m / f"{hdir()}/enabled", "false\n") == errno.ETIMEDOUT
+    assert time.monotonic() - t0 < 2 + 2
+    assert sent(api) == [("PATCH", api_path(W), {"enabled": False})]
+    api.remove_fault(fault)
+    # The fake applied it; rtkfs could not know, so it asks again before showing it
+    # (even though the listing would still be fresh for 30 s).
+    assert api.webhook(A, P, W)["enabled"] is False
+    assert cat(m, f"{hdir()}/enabled") == "false\n"
+    assert len(list_gets_after(api, "PATCH")) >= 1
+    shows_what_api_holds(m, api)
+
+
+def test_timeout_before_the_server_applied_the_change(api, mount):
+    """A hang before the handler: the server holds the old value, and rtkfs shows it."""
+    m = mount(api, options={"timeout": 2, "ttl": 30})
+    warm(m)
+    hook = api.webhook(A, P, W)
+    fault = api.add_fault("hang", method="PATCH")
+    api.clear_log()
+    assert write(m / f"{hdir()}/name", "Never\n") == errno.ETIMEDOUT
+    api.remove_fault(fault)
+    assert api.webhook(A, P, W) == hook
+    shows_what_api_holds(m, api)
+
+
+def test_connection_reset_after_write(api, mount):
+    """The server applied the PATCH and reset the connection: the outcome is unknown to
+    rtkfs, the write is not sent again, and what is shown is fetched again."""
+    m = mount(api, options={"timeout": 3, "ttl": 30})
+    warm(m)                               # the PATCH goes out on a reused connection
+    api.add_fault("reset", method="PATCH", phase="after", count=1)
+    api.clear_log()
+    err = write(m / f"{hdir()}/url", "https://reset.example.com/\n")
+    assert [(r["method"], r["status"]) for r in writes(api)] == [("PATCH", None)]
+    assert err != 0
+    assert api.webhook(A, P, W)["url"] == "https://reset.example.com/"
+    shows_what_api_holds(m, api)
+
+
+def test_create_is_never_sent_twice(api, mount):
+    """A POST answered by a reset must not be sent again: that would create two webhooks."""
+    m = mount(api, options={"timeout": 3, "ttl": 30})
+    before = {h["id"] for h in api.webhooks(A, P)}
+    warm(m)                               # the POST goes out on a reused connection
+    api.add_fault("reset", method="POST", phase="after", count=1)
+    api.clear_log()
+    err = write(m / wdir() / "hook.json", json.dumps(NEW_HOOK), flags=os.O_WRONLY | os.O_CREAT)
+    assert api.count("POST") == 1
+    assert len(api.webhooks(A, P)) == len(before) + 1
+    assert err != 0
+    assert not os.path.exists(m / wdir() / "hook.json")
+    assert sorted(os.listdir(m / wdir())) == sorted(h["id"] for h in api.webhooks(A, P))
+
+
+# --- rmdir -----------------------------------------------------------------------------
+
+def test_rmdir_deletes_the_webhook(api, mount):
+    m = mount(api, options={"ttl": 30})
+    names = warm(m)
+    assert W in names
+    os.listdir(m / hdir())
+    api.clear_log()
+    out = run(["rmdir", str(m / hdir())])
+    assert out.returncode == 0, out.stderr
+    assert sent(api) == [("DELETE", api_path(W), None)]
+    assert writes(api)[0]["status"] == 200
+    assert api.webhook(A, P, W) is None
+    # Gone for every reader at once, with no new request.
+    assert W not in os.listdir(m / wdir())
+    assert not os.path.exists(m / hdir())
+    assert run(["ls", str(m / wdir())]).stdout.split() == sorted(
+        h["id"] for h in api.webhooks(A, P))
+    assert run(["cat", str(m / f"{hdir()}/name")]).returncode != 0
+    assert list_gets_after(api, "DELETE") == []
+    # A second rmdir: ENOENT, nothing sent.
+    api.clear_log()
+    with pytest.raises(FileNotFoundError):
+        os.rmdir(m / hdir())
+    assert writes(api) == []
+
+
+def test_rmdir_of_a_webhook_deleted_meanwhile(api, mount):
+    m = mount(api, options={"ttl": 30})
+    warm(m)
+    api.delete_webhook(A, P, W2)
+    api.clear_log()
+    with pytest.raises(FileNotFoundError):
+        os.rmdir(m / hdir(W2))
+    assert sent(api) == [("DELETE", api_path(W2), None)]
+    assert W2 not in os.listdir(m / wdir())
+
+
+def test_rmdir_refused_by_the_server_keeps_the_webhook(api, mount):
+    m = mount(api)
+    warm(m)
+    api.add_fault("status", status=500, method="DELETE")
+    api.clear_log()
+    with pytest.raises(OSError) as e:
+        os.rmdir(m / hdir())
+    assert e.value.errno == errno.EIO
+    assert sent(api) == [("DELETE", api_path(W), None)]
+    assert W in os.listdir(m / wdir())
+    shows_what_api_holds(m, api)
+
+
+def test_rmdir_reset_is_not_sent_again(api, mount):
+    """A DELETE answered by a reset is not sent again (a second one would answer 404 and
+    rmdir would report ENOENT for a delete that happened); the webhook is gone."""
+    m = mount(api, options={"timeout": 3, "ttl": 30})
+    warm(m)                               # the DELETE goes out on a reused connection
+    api.add_fault("reset", method="DELETE", phase="after", count=1)
+    api.clear_log()
+    err = _errno_of(os.rmdir, m / hdir())
+    assert [(r["method"], r["status"]) for r in writes(api)] == [("DELETE", None)]
+    assert err != 0
+    assert api.webhook(A, P, W) is None
+    assert sorted(os.listdir(m / wdir())) == sorted(h["id"] for h in api.webhooks(A, P))
+
+
+def test_rmdir_elsewhere_is_refused(api, mount):
+    m = mount(api)
+    warm(m)
+    api.clear_log()
+    for rel in (wdir(), f"accounts/{A}/apps/{P}", f"accounts/{A}"):
+        with pytest.raises(OSError) as e:
+            os.rmdir(m / rel)
+        assert e.value.errno in (errno.EPERM, errno.ENOTEMPTY, errno.EBUSY), rel
+    assert writes(api) == []
+
+
+# --- create ----------------------------------------------------------------------------
+
+NEW_HOOK = {"name": "Created by cp", "url": "https://created.example.com/hook",
+            "events": ["meeting.started", "meeting.summary"], "enabled": False}
+
+
+def _check_created(m, api, before_ids, body):
+    new = [h for h in api.webhooks(A, P) if h["id"] not in before_ids]
+    assert len(new) == 1
+    hook = new[0]
+    for k, v in body.items():
+        assert hook[k] == v
+    assert sorted(os.listdir(m / wdir())) == sorted(h["id"] for h in api.webhooks(A, P))
+    assert os.path.isdir(m / hdir(hook["id"]))
+    shows_what_api_holds(m, api, hook["id"])
+    assert f"last created: {hook['id']}" in ctl(m, "status")
+    assert json.loads(ctl(m, "stats.json"))["last_created"] == hook["id"]
+    return hook
+
+
+def test_create_with_cp(api, mount):
+    m = mount(api)
+    before = {h["id"] for h in api.webhooks(A, P)}
+    warm(m)
+    src = m.dir / "hook.json"
+    src.write_text(json.dumps(NEW_HOOK))
+    api.clear_log()
+    out = run(["cp", str(src), str(m / wdir())])
+    assert out.returncode == 0, out.stderr
+    assert sent(api) == [("POST", api_path(), NEW_HOOK)]
+    assert writes(api)[0]["status"] == 201
+    assert list_gets_after(api, "POST") == []
+    assert not os.path.exists(m / wdir() / "hook.json")
+    assert "hook.json" not in os.listdir(m / wdir())
+    _check_created(m, api, before, NEW_HOOK)
+
+
+def test_create_with_tee_and_python(api, mount):
+    m = mount(api)
+    before = {h["id"] for h in api.webhooks(A, P)}
+    warm(m)
+    body = {"name": "Teed", "url": "https://tee.example.com/", "events": []}
+    api.clear_log()
+    out = subprocess.run(["tee", str(m / wdir() / "new.json")], input=json.dumps(body),
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    assert sent(api) == [("POST", api_path(), body)]
+    assert not os.path.exists(m / wdir() / "new.json")
+    first = _check_created(m, api, before, body)
+    assert first["enabled"] is True
+    # Python, in chunks; read-only keys are dropped like for webhook.json.
+    body2 = {"id": "ignored", "name": "Chunked", "url": "https://chunks.example.com/",
+             "events": ["meeting.ended"], "enabled": True}
+    api.clear_log()
+    data = json.dumps(body2, indent=2)
+    assert write(m / wdir() / "x.json", data, flags=os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                 chunks=[5, 7, 1000]) == 0
+    del body2["id"]
+    assert sent(api) == [("POST", api_path(), body2)]
+    _check_created(m, api, before | {first["id"]}, body2)
+
+
+@pytest.mark.parametrize("doc,fault,expected", [
+    ('{"name": "x", "url": "https://x.example.com/"}', None, errno.EINVAL),   # no events
+    ("{not json", None, errno.EINVAL),
+    ('{"name": "x", "url": "https://x.example.com/", "events": ["bogus"]}', None, errno.EINVAL),
+    (json.dumps(NEW_HOOK), 400, errno.EINVAL),
+    (json.dumps(NEW_HOOK), 401, errno.EACCES),
+    (json.dumps(NEW_HOOK), 500, errno.EIO),
+])
+def test_create_failure_leaves_nothing(api, mount, doc, fault, expected):
+    m = mount(api)
+    before = api.webhooks(A, P)
+    warm(m)
+    if fault:
+        api.add_fault("status", status=fault, method="POST")
+    api.clear_log()
+    assert write(m / wdir() / "hook.json", doc, flags=os.O_WRONLY | os.O_CREAT) == expected
+    if fault:
+        assert sent(api) == [("POST", api_path(), NEW_HOOK)]
+        assert f"injected {fault}" in ctl(m, "status")
+    else:
+        assert writes(api) == []
+    assert api.webhooks(A, P) == before
+    assert not os.path.exists(m / wdir() / "hook.json")
+    assert sorted(os.listdir(m / wdir())) == sorted(h["id"] for h in before)
+    assert json.loads(ctl(m, "stats.json"))["last_write_error"]["message"]
+    # cp reports it too.
+    src = m.dir / "hook.json"
+    src.write_text(doc)
+    out = run(["cp", str(src), str(m / wdir())])
+    assert out.returncode != 0
+    assert not os.path.exists(m / wdir() / "hook.json")
+
+
+def test_create_timeout_after_the_server_created_it(api, mount):
+    m = mount(api, options={"timeout": 2, "ttl": 30})
+    before = {h["id"] for h in api.webhooks(A, P)}
+    warm(m)
+    fault = api.add_fault("hang", method="POST", phase="after")
+    api.clear_log()
+    assert write(m / wdir() / "hook.json", json.dumps(NEW_HOOK),
+                 flags=os.O_WRONLY | os.O_CREAT) == errno.ETIMEDOUT
+    api.remove_fault(fault)
+    assert not os.path.exists(m / wdir() / "hook.json")
+    # The server made it: rtkfs asks again and shows it.
+    assert len(api.webhooks(A, P)) == len(before) + 1
+    assert sorted(os.listdir(m / wdir())) == sorted(h["id"] for h in api.webhooks(A, P))
+
+
+# --- what the tree refuses ---------------------------------------------------------------
+
+def _errno_of(fn, *args):
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def test_unsupported_operations_are_eperm(api, mount):
+    m = mount(api)
+    warm(m)
+    h = m / hdir()
+    api.clear_log()
+    ops = {
+        "rm field": (os.unlink, h / "name"),
+        "rm webhook.json": (os.unlink, h / "webhook.json"),
+        "create in webhook dir": (lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT)),
+                                  h / "notes"),
+        "create in app dir": (lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT)),
+                              m / f"accounts/{A}/apps/{P}/notes"),
+        "mkdir webhook": (os.mkdir, m / wdir() / "11111111-2222-4333-8444-555555555555"),
+        "mkdir in webhook": (os.mkdir, h / "sub"),
+        "rename field": (os.rename, h / "name", h / "name2"),
+        "rename over field": (os.rename, h / "url", h / "name"),
+        "rename webhook": (os.rename, h, m / wdir() / "other"),
+        "link": (os.link, h / "name", h / "name2"),
+        "symlink": (os.symlink, "name", h / "alias"),
+        "chmod": (os.chmod, h / "name", 0o600),
+        "chown": (os.chown, h / "name", 1, 1),
+        "utimens": (os.utime, h / "name", (0, 0)),
+        "truncate by path": (os.truncate, h / "name", 0),
+    }
+    for what, (fn, *args) in ops.items():
+        assert _errno_of(fn, *args) == errno.EPERM, what
+    for argv in (["rm", "-f", str(h / "enabled")], ["mkdir", str(m / wdir() / "new")],
+                 ["mv", str(h / "name"), str(h / "x")], ["ln", "-s", "x", str(h / "y")],
+                 ["ln", str(h / "name"), str(h / "y")], ["chmod", "600", str(h / "url")],
+                 ["chown", "1", str(h / "url")], ["touch", str(h / "url")],
+                 ["touch", str(h / "newfile")]):
+        out = run(argv)
+        assert out.returncode != 0, argv
+        assert "Operation not permitted" in out.stderr, (argv, out.stderr)
+    assert writes(api) == []
+    assert sorted(os.listdir(h)) == sorted(list(FIELDS) + ["webhook.json"])
+    shows_what_api_holds(m, api)
+
+
+def test_sed_i_fails_cleanly(api, mount):
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.clear_log()
+    out = run(["sed", "-i", "s/true/false/", str(m / hdir() / "enabled")])
+    assert out.returncode != 0
+    assert "Operation not permitted" in out.stderr, out.stderr
+    assert writes(api) == []
+    assert api.webhook(A, P, W) == hook
+    assert sorted(os.listdir(m / hdir())) == sorted(list(FIELDS) + ["webhook.json"])
+    shows_what_api_holds(m, api)
+
+
+def test_editor_patterns(api, mount):
+    """vim's default (write a new file, rename it over the target) is refused; with
+    `:set backupcopy=yes` vim truncates the file and writes it in place, which works."""
+    m = mount(api)
+    warm(m)
+    h = m / hdir()
+    api.clear_log()
+    # Default: back the original up by renaming it, or write a swap/new file beside it.
+    assert _errno_of(os.rename, h / "url", h / "url~") == errno.EPERM
+    assert _errno_of(lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL)),
+                     h / ".url.swp") == errno.EPERM
+    assert _errno_of(lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL)),
+                     h / "4913") == errno.EPERM
+    assert writes(api) == []
+    # backupcopy=yes: read it, open O_WRONLY|O_TRUNC, write the whole buffer, fsync, close.
+    text = cat(m, f"{hdir()}/url").replace("recordings", "recordings-v2")
+    fd = os.open(h / "url", os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+        try:
+            os.fsync(fd)
+        except OSError as e:            # fsync is optional for a FUSE filesystem
+            assert e.errno in (errno.ENOSYS, errno.EINVAL), e
+    finally:
+        os.close(fd)
+    assert sent(api) == [("PATCH", api_path(W), {
+        "url": "https://hooks.acme-media.example/rtk/recordings-v2"})]
+    shows_what_api_holds(m, api)
+
+
+# --- read-only mount -----------------------------------------------------------------------
+
+def test_ro_mount_refuses_every_write(api, mount):
+    m = mount(api, options={"ro": True})
+    warm(m)
+    h = m / hdir()
+    for field in READ_WRITE + ("webhook.json",):
+        assert (h / field).read_text() == (
+            pretty(api.webhook(A, P, W)) if field == "webhook.json"
+            else render(api.webhook(A, P, W)[field]))
+        assert (os.stat(h / field).st_mode & 0o222) == 0, field
+    api.clear_log()
+    create = lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT))  # noqa: E731
+    checks = {
+        "write name": lambda: write(h / "name", "x\n"),
+        "write enabled": lambda: write(h / "enabled", "false\n"),
+        "write url": lambda: write(h / "url", "https://x.example.com/\n"),
+        "append events": lambda: write(h / "events", "meeting.ended\n",
+                                       flags=os.O_WRONLY | os.O_APPEND),
+        "write webhook.json": lambda: write(h / "webhook.json", json.dumps(NEW_HOOK)),
+        "open rw": lambda: write(h / "name", "", flags=os.O_RDWR),
+        "create": lambda: write(m / wdir() / "hook.json", json.dumps(NEW_HOOK),
+                                flags=os.O_WRONLY | os.O_CREAT),
+        "rmdir": lambda: _errno_of(os.rmdir, h),
+        "mkdir": lambda: _errno_of(os.mkdir, m / wdir() / "d"),
+        "unlink": lambda: _errno_of(os.unlink, h / "name"),
+        "rename": lambda: _errno_of(os.rename, h / "name", h / "n2"),
+        "link": lambda: _errno_of(os.link, h / "name", h / "n2"),
+        "symlink": lambda: _errno_of(os.symlink, "name", h / "n2"),
+        "chmod": lambda: _errno_of(os.chmod, h / "name", 0o600),
+        "chown": lambda: _errno_of(os.chown, h / "name", 1, 1),
+        "utimens": lambda: _errno_of(os.utime, h / "name", (0, 0)),
+        "truncate": lambda: _errno_of(os.truncate, h / "name", 0),
+        "create in webhook dir": lambda: _errno_of(create, h / "new"),
+    }
+    for what, fn in checks.items():
+        assert fn() == errno.EROFS, what
+    for argv in (["sh", "-c", f"/bin/echo false > '{h}/enabled'"],
+                 ["cp", "/dev/null", str(m / wdir() / "x.json")],
+                 ["sed", "-i", "s/a/b/", str(h / "name")], ["rmdir", str(h)],
+                 ["touch", str(h / "url")]):
+        out = run(argv)
+        assert out.returncode != 0, argv
+        assert "Read-only file system" in out.stderr, (argv, out.stderr)
+    assert [r for r in api.requests() if r["method"] != "GET"] == []
+    shows_what_api_holds(m, api)
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+# A writer in a process of its own: open, write, wait for the others, close; prints the
+# errno of close() (0 on success). The writers cannot live in this process: a reader
+# thread's fork would inherit their open descriptors (the child's close() flushes them) and
+# a thread blocked on the mount while holding the GIL would stall the fake API served
+# from this process.
+WRITER = r"""
+import os, sys, time
+path, text, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+os.write(fd, text.encode())
+time.sleep(max(0.0, at - time.monotonic()))
+try:
+    os.close(fd)
+except OSError as e:
+    print(e.errno)
+    sys.exit(0)
+print(0)
+"""
+
+
+def test_concurrent_writers_and_readers(make_api, mount):
+    fixture = genfixture.generate(accounts=1, apps=1, webhooks=40, seed=4)
+    api = make_api(fixture)
+    a = fixture["accounts"][0]["id"]
+    p = fixture["accounts"][0]["apps"][0]["id"]
+    hooks = {h["id"]: h for h in api.webhooks(a, p)}
+    ids = list(hooks)
+    m = mount(api, options={"ttl": 1})
+    assert sorted(os.listdir(m / wdir(a, p))) == sorted(ids)
+
+    # Writer i changes one field of webhook i; every value a field ever had is recorded.
+    rng = random.Random(4)
+    plan = {}
+    held = {w: {f: {render(hooks[w][f])} for f in READ_WRITE} for w in ids}
+    for i, w in enumerate(ids[:20]):
+        field = READ_WRITE[i % 4]
+        if field == "name":
+            value = f"renamed {i}"
+        elif field == "url":
+            value = f"https://writer{i}.example.com/hook"
+        elif field == "enabled":
+            value = not hooks[w]["enabled"]
+        else:
+            value = [e for e in rng.sample(genfixture.EVENTS, 4)
+                     if e not in hooks[w]["events"]] or []
+        assert value != hooks[w][field]
+        plan[w] = (field, value)
+        held[w][field].add(render(value))
+
+    stop = threading.Event()
+    problems, reads = [], {}
+
+    def note(key):
+        reads[key] = reads.get(key, 0) + 1
+
+    def reader(field):
+        files = [str(m / f"{hdir(w, a, p)}/{field}") for w in ids]
+        while not stop.is_set():
+            if field == "events":     # lines do not map to files: one cat per file
+                for w, f in zip(ids, files):
+                    out = run(["cat", f])
+                    if out.returncode or out.stdout not in held[w][field]:
+                        problems.append((w, field, out.returncode, out.stdout, out.stderr))
+            else:
+                out = run(["cat"] + files)
+                lines = out.stdout.splitlines(keepends=True)
+                if out.returncode or len(lines) != len(ids):
+                    problems.append(("cat", field, out.returncode, out.stdout, out.stderr))
+                    continue
+                for w, line in zip(ids, lines):
+                    if line not in held[w][field]:
+                        problems.append((w, field, line))
+            note(field)
+
+    def json_reader():
+        while not stop.is_set():
+            out = run(["cat"] + [str(m / f"{hdir(w, a, p)}/webhook.json") for w in ids])
+            try:
+                docs = json.loads("[" + out.stdout.replace("}\n{", "},\n{") + "]")
+            except ValueError as e:
+                problems.append(("webhook.json", out.returncode, repr(e), out.stderr))
+                continue
+            if out.returncode or len(docs) != len(ids):
+                problems.append(("webhook.json", out.returncode, out.stderr))
+                continue
+            for w, doc in zip(ids, docs):
+                for f in READ_WRITE:
+                    if doc["id"] != w or render(doc[f]) not in held[w][f]:
+                        problems.append((w, "webhook.json", f, doc[f]))
+            note("webhook.json")
+
+    readers = [threading.Thread(target=reader, args=(f,)) for f in READ_WRITE]
+    readers.append(threading.Thread(target=json_reader))
+    for t in readers:
+        t.start()
+    time.sleep(0.3)
+    api.clear_log()
+    at = time.monotonic() + 1.0           # every writer closes at this moment
+    procs = {}
+    for w, (field, value) in plan.items():
+        text = " ".join(value) if field == "events" else render(value)   # space-separated
+        procs[w] = subprocess.Popen(
+            ["/usr/bin/python3", "-c", WRITER, str(m / f"{hdir(w, a, p)}/{field}"), text,
+             repr(at)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    for w, proc in procs.items():
+        out, err = proc.communicate(timeout=30)
+        results[w] = out.strip() or err
+    time.sleep(1.5)                       # past the TTL: readers see refreshes too
+    stop.set()
+    for t in readers:
+        t.join(30)
+
+    assert results == {w: "0" for w in plan}
+    assert problems == []
+    assert all(reads.get(k, 0) >= 3 for k in READ_WRITE + ("webhook.json",)), reads
+    # Every write landed exactly once, with exactly its field.
+    for w, (field, value) in plan.items():
+        patches = [r for r in api.requests()
+                   if r["method"] == "PATCH" and r["path"] == api_path(w, a, p)]
+        assert [(r["body"], r["status"]) for r in patches] == [({field: value}, 200)], w
+        assert api.webhook(a, p, w)[field] == value
+    assert len(writes(api)) == len(plan)
+    # Untouched webhooks are untouched; everything shows what the server holds.
+    for w in ids[20:]:
+        assert api.webhook(a, p, w) == hooks[w]
+    for w in ids:
+        hook = api.webhook(a, p, w)
+        for f in FIELDS:
+            assert cat(m, f"{hdir(w, a, p)}/{f}") == render(hook[f]), (w, f)
