@@ -803,6 +803,12 @@ static CURLcode setup(struct rtk_api *api, CURL *e, const struct rtk_api_req *re
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, at);
 	SET(CURLOPT_NOPROGRESS, 0L);
+	/*
+	 * libcurl re-sends a request on a new connection when a reused one dies before any
+	 * answer. For a write that may already have been applied (a POST would create twice), so
+	 * writes get a connection of their own: nothing to re-send, the outcome stays unknown.
+	 */
+	SET(CURLOPT_FRESH_CONNECT, strcmp(req->method, "GET") ? 1L : 0L);
 	if (method_has_body(req->method)) {
 		SET(CURLOPT_HTTPHEADER, api->hdr_json);
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
@@ -933,6 +939,43 @@ static void sanitize(char *s)
 			*s = ' ';
 }
 
+/*
+ * The token out of text the server sent back (a careless or hostile server may echo it in an
+ * error message, which ends in last_error and so in the control files, readable by anyone
+ * the mount lets in). Every whole occurrence becomes "<redacted>"; when s was cut at its
+ * size, a tail that could be the start of the token is dropped too.
+ */
+void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz)
+{
+	static const char mark[] = "<redacted>";
+	const char *tok = api->auth + sizeof(AUTH_PREFIX) - 1;
+	size_t tlen = strlen(tok), len, k;
+	char *hit, *from = s;
+
+	if (!tlen || !sz)
+		return;
+	while ((hit = strstr(from, tok))) {
+		len = strlen(hit + tlen);
+		if (tlen >= sizeof(mark) - 1) {
+			memcpy(hit, mark, sizeof(mark) - 1);
+			memmove(hit + sizeof(mark) - 1, hit + tlen, len + 1);
+			from = hit + sizeof(mark) - 1;
+		} else {
+			memset(hit, '*', tlen); /* too short for the mark: mask in place */
+			from = hit + tlen;
+		}
+	}
+	len = strlen(s);
+	if (len + 1 < sz)
+		return; /* not cut: no partial token at the end */
+	for (k = tlen - 1 < len ? tlen - 1 : len; k > 0; k--) {
+		if (memcmp(s + len - k, tok, k) == 0) {
+			s[len - k] = '\0';
+			break;
+		}
+	}
+}
+
 static void count_attempt(struct rtk_api *api, enum rtk_api_endpoint ep, long status, bool retry)
 {
 	long cls = status / 100;
@@ -952,7 +995,7 @@ static void describe(struct rtk_api *api, const struct attempt *at, CURLcode cod
 		     uint64_t elapsed_ms, char *out, size_t outsz)
 {
 	const struct rtk_api_resp *resp = at->resp;
-	char msg[160] = "";
+	char msg[1024] = "";
 
 	if (err == -EINTR) {
 		snprintf(out, outsz, "interrupted");
@@ -977,10 +1020,12 @@ static void describe(struct rtk_api *api, const struct attempt *at, CURLcode cod
 		snprintf(out, outsz, "HTTP %ld: rtkfs does not follow redirects", resp->status);
 	} else {
 		if (api->error_message && resp->body.len &&
-		    api->error_message(resp->body.data, resp->body.len, msg, sizeof(msg)) == 0)
+		    api->error_message(resp->body.data, resp->body.len, msg, sizeof(msg)) == 0) {
 			sanitize(msg);
-		else
+			rtk_api_redact(api, msg, sizeof(msg));
+		} else {
 			msg[0] = '\0';
+		}
 		if (msg[0])
 			snprintf(out, outsz, "HTTP %ld: %s", resp->status, msg);
 		else
@@ -1098,6 +1143,9 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 	if (code != CURLE_OK ? !code_is_retryable(code)
 			     : status != 429 && (status < 500 || status > 599))
 		return false;
+	/* A caller with a stale answer to give does not wait out a 429. */
+	if (status == 429 && code == CURLE_OK && req->no_wait)
+		return false;
 	/* The server's retry-after wins over our backoff. */
 	if (at->retry_after_s >= 0)
 		*wait_ns = (uint64_t)at->retry_after_s * RTK_NS_PER_SEC;
@@ -1155,7 +1203,7 @@ int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_
 			err = -ETIMEDOUT;
 			break;
 		}
-		if (api->budget && rtk_budget_acquire(api->budget, req->deadline_ns, false)) {
+		if (api->budget && rtk_budget_acquire(api->budget, req->deadline_ns, req->no_wait)) {
 			/* After a failed attempt, its error stands. */
 			at.no_budget = n == 0;
 			if (!n)

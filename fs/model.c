@@ -626,10 +626,12 @@ void rtk_obj_unref(struct rtk_obj *o)
 {
 	if (!o)
 		return;
-	if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_release) == 1) {
-		atomic_thread_fence(memory_order_acquire);
+	/*
+	 * acq_rel on the decrement rather than release + an acquire fence: the same ordering,
+	 * and one ThreadSanitizer understands (it does not model fences).
+	 */
+	if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
 		free(o);
-	}
 }
 
 enum rtk_kind rtk_obj_kind(const struct rtk_obj *o)
@@ -801,9 +803,9 @@ void rtk_listing_unref(struct rtk_listing *l)
 
 	if (!l)
 		return;
-	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_release) != 1)
+	/* acq_rel, not a fence: see rtk_obj_unref. */
+	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	atomic_thread_fence(memory_order_acquire);
 	for (i = 0; i < l->n; i++)
 		rtk_obj_unref(l->objs[i]);
 	free(l);
@@ -1296,7 +1298,8 @@ int rtk_model_error_message(const char *body, size_t len, char *out, size_t outs
 		if (o && has_code) {
 			char tmp[48];
 
-			if (code == (double)(long long)code && fabs(code) < 1e15)
+			/* Range first: converting a double past long long is undefined. */
+			if (fabs(code) < 1e15 && code == (double)(long long)code)
 				snprintf(tmp, sizeof(tmp), " (code %lld)", (long long)code);
 			else
 				snprintf(tmp, sizeof(tmp), " (code %g)", code);

@@ -384,7 +384,8 @@ struct fetch {
 	const struct rtk_tree_op *op;
 	enum rtk_kind kind;
 	struct ids ids;
-	bool quiet; /* failures are the caller's to report */
+	bool quiet;    /* failures are the caller's to report */
+	bool have_old; /* an older listing can stand in: never wait for the budget or a 429 */
 };
 
 static const char *kind_plural(enum rtk_kind k)
@@ -465,6 +466,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 		.interrupted = f->op->interrupted,
 		.interrupted_ctx = f->op->interrupted_ctx,
 		.quiet = f->quiet,
+		.no_wait = f->have_old,
 	};
 	char query[64] = "";
 	int err;
@@ -632,6 +634,7 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 	err = fetch_blocked(f->t, old != NULL);
 	if (err)
 		return err;
+	f->have_old = old != NULL;
 	b = rtk_listing_builder_new(f->kind);
 	if (!b)
 		return -ENOMEM;
@@ -1425,6 +1428,8 @@ static void record_write_error(struct rtk_tree *t, const char *method, const cha
 		snprintf(server, sizeof(server), "%s", local);
 	else if (rtk_model_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
 		snprintf(server, sizeof(server), "%s", strerror(-err));
+	else
+		rtk_api_redact(t->cfg.api, server, sizeof(server)); /* a server may echo the token */
 	if (resp && resp->status)
 		snprintf(line, sizeof(line), "%s %s: HTTP %ld: %s", method, path, resp->status,
 			 server);
@@ -1924,6 +1929,8 @@ static int verify_at(struct rtk_tree *t, const char *path, const struct rtk_tree
 		if (rtk_model_error_message(resp.body.data, resp.body.len, server,
 					    sizeof(server)) != 0)
 			snprintf(server, sizeof(server), "%s", strerror(-err));
+		else
+			rtk_api_redact(t->cfg.api, server, sizeof(server));
 		if (resp.status)
 			snprintf(msg, msgsz, "%s%s: HTTP %ld: %s", rtk_api_base_url(t->cfg.api),
 				 path, resp.status, server);

@@ -60,6 +60,12 @@ struct rtk_api_req {
 	bool (*interrupted)(void *ctx);
 	void *interrupted_ctx;
 	bool quiet; /* the caller reports failures itself: log them at debug level only */
+	/*
+	 * The caller has something to fall back on (a stale listing, DESIGN §3): when the rate
+	 * budget has no room now (a 429 pause, or the window is full) or the answer is a 429,
+	 * return -EAGAIN at once instead of waiting for room or for the retry-after.
+	 */
+	bool no_wait;
 };
 
 struct rtk_api_resp {
@@ -109,6 +115,13 @@ struct rtk_api_stats {
 	int64_t last_error_time; /* wall clock seconds, 0 when none */
 };
 void rtk_api_get_stats(struct rtk_api *api, struct rtk_api_stats *st);
+
+/*
+ * Take the token out of text that came from the server (an error message about to be logged
+ * or kept for the control files): each occurrence becomes "<redacted>", and when s filled sz
+ * (it may have been cut), a tail that could be the token's beginning is dropped.
+ */
+void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz);
 
 /* The base URL, as normalized (no trailing '/'). */
 const char *rtk_api_base_url(const struct rtk_api *api);

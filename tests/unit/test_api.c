@@ -656,6 +656,59 @@ static void test_get_retried_post_not(void)
 	srv_stop(s);
 }
 
+/* A server that echoes the token in its error message: last_error (shown in the control
+ * files) must not carry it, whole or cut. */
+static void test_token_echo_redacted(void)
+{
+	static const struct reply whole[] = {
+	    {SEND,
+	     "HTTP/1.1 400 Bad Request\r\nContent-Length: 66\r\n\r\n"
+	     "{\"error\":{\"message\":\"bad " TOKEN " and " TOKEN "!\"}}",
+	     0}};
+	struct rtk_api_resp resp;
+	struct rtk_api_stats st;
+	struct rtk_api_req req;
+	struct rtk_api *api;
+	struct srv *s;
+	static char cut_raw[2048];
+	static struct reply cut[1];
+	char body[1200];
+	int n;
+
+	s = srv_start(whole, 1);
+	api = client(s, NULL, 4096);
+	if (!s || !api)
+		return;
+	req = get("/accounts/a/realtime/kit/apps", 3000);
+	rtk_api_resp_init(&resp, 4096);
+	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EINVAL);
+	rtk_api_get_stats(api, &st);
+	CHECK(!strstr(st.last_error, TOKEN));
+	CHECK(strstr(st.last_error, "bad <redacted> and <redacted>!"));
+	rtk_api_resp_release(&resp);
+	rtk_api_free(api);
+	srv_stop(s);
+
+	/* A message so long that the kept part ends inside the token: no prefix of it stays. */
+	memset(body, 0, sizeof(body));
+	n = snprintf(body, sizeof(body), "{\"error\":{\"message\":\"%01020d%s\"}}", 0, TOKEN);
+	snprintf(cut_raw, sizeof(cut_raw),
+		 "HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s", n, body);
+	cut[0] = (struct reply){SEND, cut_raw, 0};
+	s = srv_start(cut, 1);
+	api = client(s, NULL, 4096);
+	if (!s || !api)
+		return;
+	req = get("/accounts/a/realtime/kit/apps", 3000);
+	rtk_api_resp_init(&resp, 4096);
+	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EINVAL);
+	rtk_api_get_stats(api, &st);
+	CHECK(!strstr(st.last_error, "sekrit"));
+	rtk_api_resp_release(&resp);
+	rtk_api_free(api);
+	srv_stop(s);
+}
+
 static void test_get_gives_up(void)
 {
 	static const struct reply script[] = {{SEND, err503, 0}};
@@ -707,6 +760,48 @@ static void test_429_pauses(void)
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EAGAIN);
 	CHECK_EQ_INT(resp.attempts, 0);
 	CHECK_EQ_INT(atomic_load(&s->requests), 1);
+	rtk_api_resp_release(&resp);
+	rtk_api_free(api);
+	rtk_budget_free(b);
+	srv_stop(s);
+}
+
+/* no_wait: a 429 whose retry-after fits in the deadline is still not waited out, and a
+ * paused budget refuses at once, while a caller without a fallback waits and retries. */
+static void test_429_no_wait(void)
+{
+	static const struct reply script[] = {
+	    {SEND,
+	     "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\nContent-Length: 0\r\n\r\n",
+	     0},
+	    {SEND, ok_body, 0}};
+	struct srv *s = srv_start(script, 2);
+	struct rtk_clock real = {0};
+	struct rtk_budget *b = rtk_budget_new(100, 300, real);
+	struct rtk_api *api = client(s, b, 1000);
+	struct rtk_api_req req = get("/accounts", 5000);
+	struct rtk_api_resp resp;
+	uint64_t t0 = rtk_clock_mono_ns();
+
+	if (!s || !b || !api)
+		return;
+	rtk_api_resp_init(&resp, 1000);
+	req.no_wait = true;
+	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EAGAIN);
+	CHECK(rtk_clock_mono_ns() - t0 < 500 * MS);
+	CHECK_EQ_INT(resp.attempts, 1);
+	CHECK(rtk_budget_is_paused(b));
+	/* Paused: refused at once, nothing sent. */
+	t0 = rtk_clock_mono_ns();
+	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EAGAIN);
+	CHECK(rtk_clock_mono_ns() - t0 < 100 * MS);
+	CHECK_EQ_INT(resp.attempts, 0);
+	CHECK_EQ_INT(atomic_load(&s->requests), 1);
+	/* Without no_wait the same call waits for the pause, then is answered. */
+	req.no_wait = false;
+	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), 0);
+	CHECK(rtk_clock_mono_ns() - t0 >= 500 * MS);
+	CHECK_EQ_INT(atomic_load(&s->requests), 2);
 	rtk_api_resp_release(&resp);
 	rtk_api_free(api);
 	rtk_budget_free(b);
@@ -877,8 +972,10 @@ int main(void)
 	RUN(test_deadline);
 	RUN(test_redirect_not_followed);
 	RUN(test_get_retried_post_not);
+	RUN(test_token_echo_redacted);
 	RUN(test_get_gives_up);
 	RUN(test_429_pauses);
+	RUN(test_429_no_wait);
 	RUN(test_interrupted);
 	RUN(test_refused_and_reset);
 	RUN(test_budget_refuses);

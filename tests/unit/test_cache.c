@@ -96,7 +96,8 @@ static struct rtk_cache *new_cache(size_t max_bytes)
 
 static const struct rtk_cache_wait *far(void)
 {
-	static struct rtk_cache_wait w;
+	/* One per thread: the concurrency tests call this from several at once. */
+	static _Thread_local struct rtk_cache_wait w;
 
 	w.deadline_ns = rtk_clock_mono_ns() + 10 * SEC;
 	return &w;
