@@ -1733,9 +1733,18 @@ int rtk_tree_file_read(struct rtk_tree_file *f, uint64_t off, size_t size,
 		return 0;
 	if (f->kind != FILE_CTL_READ)
 		return -EBADF;
+	/*
+	 * A copy, not a pointer into the snapshot: the reply is still being written to the
+	 * kernel when the reader, already answered, closes the file and its release frees the
+	 * snapshot on another thread.
+	 */
 	if (off < f->snap_len) {
-		out->p = f->snap + off;
 		out->n = f->snap_len - off < size ? f->snap_len - off : size;
+		out->owned = malloc(out->n);
+		if (!out->owned)
+			return -ENOMEM;
+		memcpy(out->owned, f->snap + off, out->n);
+		out->p = out->owned;
 	}
 	return 0;
 }
