@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,12 @@ int main(int argc, char *argv[])
 	char err[512], *token = NULL;
 	int ret = 1, rc;
 
+	/*
+	 * Listings are built on FUSE and read-ahead threads: with glibc's default of one malloc
+	 * arena per thread, a cached L tree (10,000 webhooks) peaks at 35 MB; two arenas keep it
+	 * at 25 MB with no measurable cost (scripts/bench).
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	memset(&cl, 0, sizeof(cl));
 	if (rtk_opts_parse(&args, &o) != 0)
 		goto out;
