@@ -125,12 +125,14 @@ struct rtk_tree {
 	char last_write_error[320];
 	int64_t last_write_error_time;
 
+	/* Set once, by rtk_tree_free: the background threads end (and their fetches abort). */
+	atomic_bool quitting;
+
 	/* Read-ahead: jobs for the workers (under ra_lock). */
 	pthread_mutex_t ra_lock;
 	pthread_cond_t ra_cond;
 	struct ra_job *ra_head, *ra_tail;
 	size_t ra_queued;
-	bool ra_stopping;
 	pthread_t *ra_threads;
 	unsigned ra_nthreads;
 
@@ -139,7 +141,7 @@ struct rtk_tree {
 	pthread_cond_t health_cond;
 	unsigned net_failures; /* in a row */
 	int net_errno;         /* the last of them */
-	bool degraded, stopping, probe_running;
+	bool degraded, probe_running;
 	pthread_t probe;
 };
 
@@ -606,7 +608,7 @@ static void read_ahead(struct rtk_tree *t, const struct fetch *f, const struct r
 		if (ids.app)
 			snprintf(j->app, sizeof(j->app), "%s", ids.app);
 		pthread_mutex_lock(&t->ra_lock);
-		if (t->ra_stopping || t->ra_queued >= RA_QUEUE_MAX) {
+		if (atomic_load(&t->quitting) || t->ra_queued >= RA_QUEUE_MAX) {
 			pthread_mutex_unlock(&t->ra_lock);
 			free(j);
 			return;
@@ -2000,15 +2002,10 @@ static int start_read_ahead(struct rtk_tree *t);
 #define PROBE_INTERVAL_NS (2 * RTK_NS_PER_SEC)
 #define PROBE_TIMEOUT_NS (5 * RTK_NS_PER_SEC)
 
-static bool probe_stopping(void *ctx)
+/* For the background threads' fetches: abort when the tree is being freed. */
+static bool quitting(void *ctx)
 {
-	struct rtk_tree *t = ctx;
-	bool stop;
-
-	pthread_mutex_lock(&t->health_lock);
-	stop = t->stopping;
-	pthread_mutex_unlock(&t->health_lock);
-	return stop;
+	return atomic_load(&((struct rtk_tree *)ctx)->quitting);
 }
 
 static void *probe_main(void *arg)
@@ -2020,7 +2017,7 @@ static void *probe_main(void *arg)
 	int err;
 
 	pthread_mutex_lock(&t->health_lock);
-	while (!t->stopping) {
+	while (!atomic_load(&t->quitting)) {
 		if (!t->degraded) {
 			pthread_cond_wait(&t->health_cond, &t->health_lock);
 			continue;
@@ -2029,7 +2026,7 @@ static void *probe_main(void *arg)
 		ts.tv_sec = (time_t)(until / RTK_NS_PER_SEC);
 		ts.tv_nsec = (long)(until % RTK_NS_PER_SEC);
 		pthread_cond_timedwait(&t->health_cond, &t->health_lock, &ts);
-		if (t->stopping || !t->degraded)
+		if (atomic_load(&t->quitting) || !t->degraded)
 			continue;
 		pthread_mutex_unlock(&t->health_lock);
 		{
@@ -2037,7 +2034,7 @@ static void *probe_main(void *arg)
 				.method = "GET",
 				.path = "/user/tokens/verify",
 				.deadline_ns = rtk_clock_mono_ns() + PROBE_TIMEOUT_NS,
-				.interrupted = probe_stopping,
+				.interrupted = quitting,
 				.interrupted_ctx = t,
 				.quiet = true,
 			};
@@ -2068,7 +2065,7 @@ static void stop_probe(struct rtk_tree *t)
 	if (!t->probe_running)
 		return;
 	pthread_mutex_lock(&t->health_lock);
-	t->stopping = true;
+	atomic_store(&t->quitting, true);
 	pthread_cond_broadcast(&t->health_cond);
 	pthread_mutex_unlock(&t->health_lock);
 	pthread_join(t->probe, NULL);
@@ -2077,17 +2074,6 @@ static void stop_probe(struct rtk_tree *t)
 
 /* ---- read-ahead workers ---- */
 
-static bool ra_stopping(void *ctx)
-{
-	struct rtk_tree *t = ctx;
-	bool stop;
-
-	pthread_mutex_lock(&t->ra_lock);
-	stop = t->ra_stopping;
-	pthread_mutex_unlock(&t->ra_lock);
-	return stop;
-}
-
 static void *ra_main(void *arg)
 {
 	struct rtk_tree *t = arg;
@@ -2095,9 +2081,9 @@ static void *ra_main(void *arg)
 
 	pthread_mutex_lock(&t->ra_lock);
 	for (;;) {
-		while (!t->ra_head && !t->ra_stopping)
+		while (!t->ra_head && !atomic_load(&t->quitting))
 			pthread_cond_wait(&t->ra_cond, &t->ra_lock);
-		if (t->ra_stopping)
+		if (atomic_load(&t->quitting))
 			break;
 		j = t->ra_head;
 		t->ra_head = j->next;
@@ -2110,7 +2096,7 @@ static void *ra_main(void *arg)
 				.deadline_ns = rtk_clock_mono_ns() +
 					       (t->cfg.timeout_ns ? t->cfg.timeout_ns
 								  : 15 * RTK_NS_PER_SEC),
-				.interrupted = ra_stopping,
+				.interrupted = quitting,
 				.interrupted_ctx = t,
 			};
 			struct ids ids = {.account = j->account, .app = j->app[0] ? j->app : NULL};
@@ -2132,7 +2118,7 @@ static void stop_read_ahead(struct rtk_tree *t)
 	unsigned i;
 
 	pthread_mutex_lock(&t->ra_lock);
-	t->ra_stopping = true;
+	atomic_store(&t->quitting, true);
 	pthread_cond_broadcast(&t->ra_cond);
 	pthread_mutex_unlock(&t->ra_lock);
 	for (i = 0; i < t->ra_nthreads; i++)

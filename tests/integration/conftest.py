@@ -6,12 +6,15 @@ A test asks for `api` (a FakeAPI on the demo fixture, or on a fixture of its own
 teardown every mount is unmounted with fusermount3 (lazy unmount and kill if that fails), the
 daemon must exit 0, and its output must hold no sanitizer report and never the token.
 """
+import calendar
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,28 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "nomount" not in item.keywords:
             item.add_marker(pytest.mark.skip(reason="SKIPPED LOUDLY: " + why))
+
+
+def render(value):
+    """What cat prints for a field value (DESIGN §2)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true\n" if value else "false\n"
+    if isinstance(value, list):
+        return "".join(f"{v}\n" for v in value)
+    return f"{value}\n"
+
+
+def pretty(obj):
+    """What cat prints for <kind>.json: two-space JSON in the server's key order."""
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def epoch(ts):
+    """An API timestamp (2024-01-09T16:42:11.204Z) as seconds since the epoch."""
+    dt = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return calendar.timegm(dt.timetuple()) + dt.microsecond / 1e6
 
 
 def run(cmd, timeout=30, check=False, **kw):

@@ -1,16 +1,13 @@
 # SPDX-License-Identifier: MIT
 """The read path: the tree, file contents and attributes, and what the fake API saw."""
-import calendar
-import concurrent.futures
 import json
 import os
 import re
 import stat
 import subprocess
 import time
-from datetime import datetime
 
-from conftest import run
+from conftest import epoch, pretty, render, run
 
 A = "023e105f4ecef8ad9ca31a8372d0c353"   # Acme Media: 7 apps, 3 pages of 3
 B = "9a7806061c88ada191ed06f989cc3dac"   # Beta Labs
@@ -28,24 +25,10 @@ def wdir(a=A, p=P):
     return f"accounts/{a}/apps/{p}/webhooks"
 
 
-def render(value):
-    """What cat prints for a field value (DESIGN §2)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true\n" if value else "false\n"
-    if isinstance(value, list):
-        return "".join(f"{v}\n" for v in value)
-    return f"{value}\n"
 
 
-def pretty(obj):
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
-def epoch(ts):
-    dt = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
-    return calendar.timegm(dt.timetuple()) + dt.microsecond / 1e6
 
 
 def test_tree_names(api, mount):

@@ -5,7 +5,6 @@ Every test asserts the exact request the fake API saw (method, path, body), what
 shows afterwards and what the fake API holds. close() errors are observed with Python's
 os.close() or external commands: shell builtins ignore them.
 """
-import calendar
 import errno
 import json
 import os
@@ -16,11 +15,10 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime
 
 import pytest
 
-from conftest import ROOT, TOKEN, run
+from conftest import ROOT, TOKEN, epoch, pretty, render, run
 
 sys.path.insert(0, str(ROOT / "tests" / "fakeapi"))
 import genfixture  # noqa: E402
@@ -51,24 +49,10 @@ def api_path(w=None, a=A, p=P):
     return f"{base}/{w}" if w else base
 
 
-def render(value):
-    """What cat prints for a field value (DESIGN §2)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true\n" if value else "false\n"
-    if isinstance(value, list):
-        return "".join(f"{v}\n" for v in value)
-    return f"{value}\n"
 
 
-def pretty(obj):
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
-def epoch(ts):
-    dt = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
-    return calendar.timegm(dt.timetuple()) + dt.microsecond / 1e6
 
 
 def cat(m, rel):
@@ -335,14 +319,6 @@ def test_append_adds_an_event(api, mount):
         "events": ["recording.statusUpdate", "meeting.ended", "meeting.started"]})]
     hook = shows_what_api_holds(m, api)
     assert hook["events"] == ["recording.statusUpdate", "meeting.ended", "meeting.started"]
-
-
-def wait_for(cond, timeout=10):
-    """Poll cond() until it is true (bounded): for what happens at release, after close."""
-    end = time.monotonic() + timeout
-    while not cond() and time.monotonic() < end:
-        time.sleep(0.02)
-    return cond()
 
 
 def test_truncate_to_empty_sets_no_events(api, mount):
