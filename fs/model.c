@@ -81,15 +81,11 @@ static const char *const event_names[EVENT_COUNT] = {
     "meeting.summary",
 };
 
-static const char *const field_keys[RTK_F__N] = {
-    [RTK_F_ID] = "id",
-    [RTK_F_NAME] = "name",
-    [RTK_F_URL] = "url",
-    [RTK_F_ENABLED] = "enabled",
-    [RTK_F_EVENTS] = "events",
-    [RTK_F_CREATED_AT] = "created_at",
-    [RTK_F_UPDATED_AT] = "updated_at",
-};
+/* The JSON key of a field: a field's file is named after it (DESIGN §2), so path has it. */
+static const char *json_key(enum rtk_field f)
+{
+	return f == RTK_F_JSON ? NULL : rtk_path_field_name(RTK_K_WEBHOOK, f);
+}
 
 static const char *kind_plural(enum rtk_kind k)
 {
@@ -586,7 +582,7 @@ static int obj_from_json(enum rtk_kind k, const cJSON *j, struct rtk_obj **out)
 			if (!err)
 				err = rtk_buf_append(&b, "\n", 1);
 		} else {
-			err = render_field(&b, cJSON_GetObjectItemCaseSensitive(j, field_keys[f]),
+			err = render_field(&b, cJSON_GetObjectItemCaseSensitive(j, json_key((enum rtk_field)f)),
 					   field_expect((enum rtk_field)f), &t);
 		}
 		len[f] = b.len - off[f];
@@ -1752,7 +1748,7 @@ int rtk_model_patch_body(enum rtk_field f, const char *val, size_t len, const st
 		}
 		if (cur_line_is(cur, f, val, n))
 			return 1;
-		return emit(one_key(field_keys[f], string_n(val, n)), body);
+		return emit(one_key(json_key(f), string_n(val, n)), body);
 	case RTK_F_ENABLED:
 		n = strip_eol(val, len);
 		if (lit_eq(val, n, "true") || lit_eq(val, n, "1")) {

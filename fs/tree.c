@@ -922,6 +922,20 @@ static void pending_remove(struct rtk_tree *t, struct pending *gone)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/*
+ * The directory and index of file ino, with the errors a file operation gives for what is
+ * not a file: -EISDIR for a directory, -ENOENT for an unknown or impossible index.
+ */
+static int file_dir(struct rtk_tree *t, uint64_t ino, struct node **dir, unsigned *index)
+{
+	*dir = file_of_ino(t, ino, index);
+	if (!*dir)
+		return rtk_tree_is_dir(ino) ? -EISDIR : -ENOENT;
+	if (*index >= ((*dir)->kind == RTK_N_CTL_DIR ? (unsigned)RTK_CTL__N : (unsigned)RTK_F__N))
+		return -ENOENT;
+	return 0;
+}
+
 /* ---- the public operations ---- */
 
 int rtk_tree_getattr(struct rtk_tree *t, uint64_t ino, const struct rtk_tree_op *op,
@@ -1136,18 +1150,11 @@ int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	dir = file_of_ino(t, ino, &index);
-	if (!dir)
-		return rtk_tree_is_dir(ino) ? -EISDIR : -ENOENT;
-	if (dir->kind == RTK_N_CTL_DIR) {
-		if (index >= RTK_CTL__N)
-			return -ENOENT;
-		if (index == RTK_CTL_CTL)
-			return 0;
-		return ctl_read(t, (enum rtk_ctl_file)index, off, size, out);
-	}
-	if (index >= RTK_F__N)
-		return -ENOENT;
+	err = file_dir(t, ino, &dir, &index);
+	if (err)
+		return err;
+	if (dir->kind == RTK_N_CTL_DIR)
+		return index == RTK_CTL_CTL ? 0 : ctl_read(t, (enum rtk_ctl_file)index, off, size, out);
 	ids_of(dir, &ids);
 	err = get_object(t, obj_kind_of(dir->kind), &ids, op, &h, &o);
 	if (err)
@@ -1549,12 +1556,10 @@ int rtk_tree_open(struct rtk_tree *t, uint64_t ino, int flags, const struct rtk_
 	memset(out, 0, sizeof(*out));
 	if (ino >= PENDING_INO_BASE)
 		return -EBUSY; /* being written by its creator */
-	dir = file_of_ino(t, ino, &index);
-	if (!dir)
-		return rtk_tree_is_dir(ino) ? -EISDIR : -ENOENT;
+	err = file_dir(t, ino, &dir, &index);
+	if (err)
+		return err;
 	if (dir->kind == RTK_N_CTL_DIR) {
-		if (index >= RTK_CTL__N)
-			return -ENOENT;
 		if (index == RTK_CTL_CTL) {
 			out->file = file_new(FILE_CTL_WRITE, ino);
 		} else {
@@ -1576,7 +1581,7 @@ int rtk_tree_open(struct rtk_tree *t, uint64_t ino, int flags, const struct rtk_
 	}
 	if (t->cfg.ro)
 		return -EROFS;
-	if (dir->kind != RTK_N_WEBHOOK || index >= RTK_F__N ||
+	if (dir->kind != RTK_N_WEBHOOK ||
 	    !rtk_path_field_is_writable(RTK_K_WEBHOOK, (enum rtk_field)index))
 		return -EACCES;
 	ids_of(dir, &ids);

@@ -237,11 +237,26 @@ def test_hostile_ids_are_left_out(api, mount):
 
 def test_ids_typed_by_the_user_are_checked(api, mount):
     m = mount(api)
-    for bad in ("..%2f", "a b", "x" * 40):
+    os.listdir(m / "accounts")
+    api.clear_log()
+    # Unsafe names (a space, over-long) and names absent from the fresh listing: ENOENT,
+    # and no request is built from them.
+    for bad in ("..%2f", "a b", "x" * 40, "0" * 32):
         out = run(["stat", f"accounts/{bad}"], cwd=m.path())
         assert out.returncode != 0
-    assert api.count(None, r"/accounts/.+") == 0 or all(
-        " " not in r["path"] for r in api.requests())
+        assert "No such file or directory" in out.stderr, out.stderr
+    assert api.requests() == []
+
+
+def test_named_account_ids_are_percent_encoded(api, mount):
+    m = mount(api, options={"account": "ab%cd~x"})
+    assert os.listdir(m / "accounts") == ["ab%cd~x"]
+    out = run(["ls", "accounts/ab%cd~x/apps"], cwd=m.path())
+    assert out.returncode != 0                      # no such account on the server
+    raw = [r for r in api.requests() if "realtime/kit/apps" in r["path"]]
+    assert raw, api.requests()
+    # '%' travels as %25 (the log keeps the path as sent), so the server decodes the id typed.
+    assert all(r["path"].startswith("/accounts/ab%25cd~x/") for r in raw), raw
 
 
 def test_read_ahead_fetches_sub_collections_in_parallel(api, mount):
