@@ -26,7 +26,9 @@
 #include "rtkfs/log.h"
 #include "rtkfs/model.h"
 #include "rtkfs/opts.h"
+#include "rtkfs/token.h"
 #include "rtkfs/tree.h"
+#include "rtkfs/collection.h"
 #include "rtkfs/vfs.h"
 
 #define CACHE_MAX_BYTES (256u << 20)
@@ -141,7 +143,7 @@ int main(int argc, char *argv[])
 			.err_ttl_ns = RTK_NS_PER_SEC,
 			.idle_ns = (uint64_t)(o.ttl + o.stale + 600) * RTK_NS_PER_SEC,
 			.max_bytes = CACHE_MAX_BYTES,
-			.ops = rtk_tree_cache_ops,
+			.ops = rtk_coll_cache_ops,
 		};
 
 		cache = rtk_cache_new(&cc);
@@ -184,12 +186,13 @@ int main(int argc, char *argv[])
 	rtk_vfs_set_tree(vfs, tree);
 
 	{
-		struct rtk_tree_op op = {
+		struct rtk_op op = {
 			.deadline_ns = rtk_clock_mono_ns() + o.timeout * RTK_NS_PER_SEC,
 			.interrupted = never_interrupted,
 		};
 
-		rc = rtk_tree_verify_token(tree, &op, err, sizeof(err));
+		rc = rtk_token_verify(api, (const char *const *)o.accounts, o.naccounts, &op, err,
+				      sizeof(err));
 		if (rc == -EACCES) {
 			fprintf(stderr, "rtkfs: the API rejected the token: %s\n", err);
 			goto out;

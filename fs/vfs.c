@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * FUSE low-level callbacks. Every handler builds a struct rtk_tree_op (deadline now +
+ * FUSE low-level callbacks. Every handler builds a struct rtk_op (deadline now +
  * timeout, interrupt check on the request), calls the tree and replies; nothing here blocks
  * without that deadline, and nothing exits.
  *
@@ -12,7 +12,6 @@
  * is invalidated through the attributes (mtime, size) and through the notifier thread below.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,54 +22,55 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/log.h"
 #include "rtkfs/vfs.h"
+#include "rtkfs/workq.h"
 
 #define NOTIFY_QUEUE_MAX 65536
 
 struct notice {
-	struct notice *next;
-	uint64_t ino;    /* inode to invalidate, or the parent of name */
-	char *name;      /* NULL: invalidate ino; else the entry name in ino */
+	struct rtk_workq_item item; /* first: a notice is its item */
+	uint64_t ino;               /* inode to invalidate, or the parent of name */
+	char name[];                /* "": invalidate ino; else the entry name in ino */
 };
 
 struct rtk_vfs {
 	struct rtk_vfs_config cfg;
 	struct rtk_tree *tree;
-
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	struct notice *head, *tail;
-	size_t queued;
-	bool stop, running;
-	pthread_t thread;
+	struct rtk_workq *notifier; /* one thread: the only sender of kernel notifications */
 	struct fuse_session *se;
 };
 
 /* ---- the notifier ---- */
 
+static void notify(void *ctx, struct rtk_workq_item *item)
+{
+	struct rtk_vfs *v = ctx;
+	struct notice *n = (struct notice *)item;
+
+	/* -ENOENT only means the kernel holds nothing for it. */
+	if (n->name[0])
+		fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
+	else
+		fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
+	free(n);
+}
+
+static void drop_notice(void *ctx, struct rtk_workq_item *item)
+{
+	free(item);
+}
+
 static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
 {
-	struct notice *n;
+	size_t len = name ? strlen(name) : 0;
+	struct notice *n = malloc(sizeof(*n) + len + 1);
 
-	pthread_mutex_lock(&v->lock);
-	if (!v->running || v->queued >= NOTIFY_QUEUE_MAX)
-		goto out; /* nothing cached yet, or the kernel will age it out by the TTL */
-	n = calloc(1, sizeof(*n));
 	if (!n)
-		goto out;
+		return; /* the kernel will age it out by the TTL */
 	n->ino = ino;
-	if (name && !(n->name = strdup(name))) {
+	memcpy(n->name, name ? name : "", len + 1);
+	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
+	if (rtk_workq_push(v->notifier, &n->item) != 0)
 		free(n);
-		goto out;
-	}
-	if (v->tail)
-		v->tail->next = n;
-	else
-		v->head = n;
-	v->tail = n;
-	v->queued++;
-	pthread_cond_signal(&v->more);
-out:
-	pthread_mutex_unlock(&v->lock);
 }
 
 static void hook_inval_inode(void *ctx, uint64_t ino)
@@ -83,72 +83,15 @@ static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 	enqueue(ctx, parent, name);
 }
 
-static void *notifier(void *arg)
-{
-	struct rtk_vfs *v = arg;
-	struct notice *n;
-
-	pthread_mutex_lock(&v->lock);
-	for (;;) {
-		while (!v->head && !v->stop)
-			pthread_cond_wait(&v->more, &v->lock);
-		if (v->stop)
-			break;
-		n = v->head;
-		v->head = n->next;
-		if (!v->head)
-			v->tail = NULL;
-		v->queued--;
-		pthread_mutex_unlock(&v->lock);
-		/* -ENOENT only means the kernel holds nothing for it. */
-		if (n->name)
-			fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
-		else
-			fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
-		free(n->name);
-		free(n);
-		pthread_mutex_lock(&v->lock);
-	}
-	pthread_mutex_unlock(&v->lock);
-	return NULL;
-}
-
 int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)
 {
-	int err;
-
 	v->se = se;
-	v->stop = false;
-	err = pthread_create(&v->thread, NULL, notifier, v);
-	if (err)
-		return -err;
-	pthread_mutex_lock(&v->lock);
-	v->running = true;
-	pthread_mutex_unlock(&v->lock);
-	return 0;
+	return rtk_workq_start(v->notifier);
 }
 
 void rtk_vfs_stop_notifier(struct rtk_vfs *v)
 {
-	struct notice *n;
-
-	pthread_mutex_lock(&v->lock);
-	if (!v->running) {
-		pthread_mutex_unlock(&v->lock);
-		return;
-	}
-	v->stop = true;
-	v->running = false;
-	pthread_cond_signal(&v->more);
-	pthread_mutex_unlock(&v->lock);
-	pthread_join(v->thread, NULL);
-	while ((n = v->head)) {
-		v->head = n->next;
-		free(n->name);
-		free(n);
-	}
-	v->tail = NULL;
-	v->queued = 0;
+	rtk_workq_stop(v->notifier);
 }
 
 /* ---- requests ---- */
@@ -163,9 +106,9 @@ static struct rtk_vfs *vfs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static struct rtk_tree_op op_for(fuse_req_t req)
+static struct rtk_op op_for(fuse_req_t req)
 {
-	struct rtk_tree_op op = {
+	struct rtk_op op = {
 		.deadline_ns = rtk_clock_mono_ns() + vfs_of(req)->cfg.timeout_ns,
 		.interrupted = req_interrupted,
 		.interrupted_ctx = req,
@@ -173,7 +116,7 @@ static struct rtk_tree_op op_for(fuse_req_t req)
 	return op;
 }
 
-static double timeout_of(const struct rtk_vfs *v, const struct rtk_tree_attr *a)
+static double timeout_of(const struct rtk_vfs *v, const struct rtk_attr *a)
 {
 	return a->volatile_attr ? 0.0 : v->cfg.ttl_s;
 }
@@ -196,8 +139,8 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
-	struct rtk_tree_attr a;
+	struct rtk_op op = op_for(req);
+	struct rtk_attr a;
 	struct fuse_entry_param e;
 	int err;
 
@@ -235,8 +178,8 @@ static void vfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_da
 static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
-	struct rtk_tree_attr a;
+	struct rtk_op op = op_for(req);
+	struct rtk_attr a;
 	int err;
 
 	err = rtk_tree_getattr(v->tree, ino, &op, &a);
@@ -262,7 +205,7 @@ static void set_open(struct fuse_file_info *fi, const struct rtk_tree_open *o)
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
+	struct rtk_op op = op_for(req);
 	struct rtk_tree_open o;
 	int err;
 
@@ -289,8 +232,8 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 		       struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
-	struct rtk_tree_attr a;
+	struct rtk_op op = op_for(req);
+	struct rtk_attr a;
 	struct rtk_tree_open o;
 	struct fuse_entry_param e;
 	int err;
@@ -311,7 +254,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
+	struct rtk_op op = op_for(req);
 	struct rtk_tree_file *f = file_of(fi);
 
 	/* Without open there is nothing to flush: ENOSYS stops the kernel asking (no-flush). */
@@ -341,7 +284,7 @@ struct dirbuf {
 	size_t size, used;
 };
 
-static bool emit_entry(void *ctx, const char *name, const struct rtk_tree_attr *attr,
+static bool emit_entry(void *ctx, const char *name, const struct rtk_attr *attr,
 		       uint64_t next_off)
 {
 	struct dirbuf *d = ctx;
@@ -370,7 +313,7 @@ static bool emit_entry(void *ctx, const char *name, const struct rtk_tree_attr *
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
+	struct rtk_op op = op_for(req);
 	struct dirbuf d = {.req = req, .v = v, .plus = plus, .size = size};
 	int err;
 
@@ -403,7 +346,7 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
+	struct rtk_op op = op_for(req);
 	struct rtk_tree_data data;
 	struct rtk_tree_file *f = file_of(fi);
 	int err = -EBADF;
@@ -443,9 +386,9 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 			struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
+	struct rtk_op op = op_for(req);
 	struct rtk_tree_file *f = file_of(fi);
-	struct rtk_tree_attr a;
+	struct rtk_attr a;
 	int err;
 
 	/* Only the size changes, and only of a file open for writing (ftruncate). */
@@ -490,7 +433,7 @@ static void vfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void vfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_op op = op_for(req);
+	struct rtk_op op = op_for(req);
 	int err = rtk_tree_rmdir(v->tree, parent, name, &op);
 
 	fuse_reply_err(req, -err);
@@ -554,9 +497,9 @@ struct fuse_session *rtk_vfs_session_new(struct rtk_vfs *v, struct fuse_args *ar
 	return fuse_session_new(args, &vfs_ops, sizeof(vfs_ops), v);
 }
 
-struct rtk_tree_hooks rtk_vfs_hooks(struct rtk_vfs *v)
+struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 {
-	struct rtk_tree_hooks h = {
+	struct rtk_ino_hooks h = {
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
 		.ctx = v,
@@ -572,12 +515,22 @@ void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t)
 struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg)
 {
 	struct rtk_vfs *v = calloc(1, sizeof(*v));
+	struct rtk_workq_config qc = {
+		.threads = 1,
+		.max_jobs = NOTIFY_QUEUE_MAX,
+		.run = notify,
+		.drop = drop_notice,
+		.ctx = v,
+	};
 
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
-	pthread_mutex_init(&v->lock, NULL);
-	pthread_cond_init(&v->more, NULL);
+	v->notifier = rtk_workq_new(&qc);
+	if (!v->notifier) {
+		free(v);
+		return NULL;
+	}
 	return v;
 }
 
@@ -585,8 +538,6 @@ void rtk_vfs_free(struct rtk_vfs *v)
 {
 	if (!v)
 		return;
-	rtk_vfs_stop_notifier(v);
-	pthread_mutex_destroy(&v->lock);
-	pthread_cond_destroy(&v->more);
+	rtk_workq_free(v->notifier);
 	free(v);
 }

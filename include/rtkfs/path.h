@@ -101,6 +101,9 @@ bool rtk_path_field_is_writable(enum rtk_kind k, enum rtk_field f);
 /* The name of a control file ("status", "stats.json", "ctl"). */
 const char *rtk_path_ctl_name(enum rtk_ctl_file c);
 
+/* The name of the collection directory of objects of kind k ("accounts", "apps", "webhooks"). */
+const char *rtk_path_collection_name(enum rtk_kind k);
+
 /*
  * Percent-encode an id (len bytes) for an URL path segment into out (size outsz): every
  * byte outside RFC 3986 unreserved characters becomes %XX. Returns the length written, or

@@ -28,7 +28,7 @@ struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg);
 void rtk_vfs_free(struct rtk_vfs *v); /* NULL is a no-op; stops the notifier first */
 
 /* Hooks that queue invalidations for the notifier thread (for struct rtk_tree_config). */
-struct rtk_tree_hooks rtk_vfs_hooks(struct rtk_vfs *v);
+struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v);
 
 /* The tree to serve (set once, before the session starts). */
 void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t);

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtkfs/api.h"
+#include "rtkfs/attr.h"
+#include "rtkfs/budget.h"
+#include "rtkfs/collection.h"
+#include "rtkfs/health.h"
+#include "rtkfs/log.h"
+#include "rtkfs/model.h"
+#include "rtkfs/prefetch.h"
+
+#define ACCOUNTS_PER_PAGE 50
+#define APPS_PER_PAGE 100
+#define BODY_MAX_DEFAULT (16u << 20)
+
+struct rtk_coll {
+	struct rtk_coll_config cfg;
+	struct rtk_held *named; /* user-named accounts: a fixed listing, never fetched */
+};
+
+/* ---- held listings (the cache's values) ---- */
+
+static struct rtk_held *held_new(struct rtk_listing *l, struct timespec changed)
+{
+	struct rtk_held *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	atomic_init(&h->refs, 1);
+	h->l = l;
+	h->changed = changed;
+	return h;
+}
+
+void rtk_held_ref(struct rtk_held *h)
+{
+	atomic_fetch_add(&h->refs, 1);
+}
+
+void rtk_held_unref(struct rtk_held *h)
+{
+	if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
+		rtk_listing_unref(h->l);
+		free(h);
+	}
+}
+
+static void cache_ref(void *v)
+{
+	rtk_held_ref(v);
+}
+
+static void cache_unref(void *v)
+{
+	rtk_held_unref(v);
+}
+
+static size_t cache_size(const void *v)
+{
+	return sizeof(struct rtk_held) + rtk_listing_bytes(((const struct rtk_held *)v)->l);
+}
+
+const struct rtk_cache_ops rtk_coll_cache_ops = {
+	.ref = cache_ref,
+	.unref = cache_unref,
+	.size = cache_size,
+};
+
+/* ---- paths ---- */
+
+int rtk_coll_key(enum rtk_kind k, const struct rtk_ids *ids, char *out, size_t outsz)
+{
+	char a[3 * RTK_ID_MAX + 1], p[3 * RTK_ID_MAX + 1];
+	int n;
+
+	if (k == RTK_K_ACCOUNT) {
+		n = snprintf(out, outsz, "/accounts");
+		return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+	}
+	if (!ids->account || rtk_path_encode(ids->account, strlen(ids->account), a, sizeof(a)) < 0)
+		return -ENAMETOOLONG;
+	if (k == RTK_K_APP) {
+		n = snprintf(out, outsz, "/accounts/%s/realtime/kit/apps", a);
+	} else {
+		if (!ids->app || rtk_path_encode(ids->app, strlen(ids->app), p, sizeof(p)) < 0)
+			return -ENAMETOOLONG;
+		n = snprintf(out, outsz, "/accounts/%s/realtime/kit/%s/webhooks", a, p);
+	}
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+/* ---- fetching ---- */
+
+struct fetch {
+	struct rtk_coll *c;
+	const struct rtk_op *op;
+	enum rtk_kind kind;
+	struct rtk_ids ids;
+	bool have_old; /* an older listing can stand in: never wait for the budget or a 429 */
+	size_t bytes;  /* body bytes of the pages so far */
+};
+
+static size_t max_body(const struct rtk_coll *c)
+{
+	return c->cfg.max_body ? c->cfg.max_body : BODY_MAX_DEFAULT;
+}
+
+/*
+ * Whether a fetch should not even be tried: in degraded mode (the last network error, at
+ * once), or while a 429 pause runs and there is an older listing to stand in (-EAGAIN: the
+ * cache serves it as stale). Without an older listing a paused fetch waits in the budget.
+ */
+static int fetch_blocked(struct rtk_coll *c, bool have_old)
+{
+	int err = rtk_health_blocked(c->cfg.health);
+
+	if (!err && have_old && c->cfg.budget && rtk_budget_is_paused(c->cfg.budget))
+		err = -EAGAIN;
+	return err;
+}
+
+/* One page (or the whole list, for webhooks) into the builder. */
+static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_builder *b,
+		      struct rtk_page *page)
+{
+	struct rtk_api_resp resp;
+	struct rtk_api_req req = {
+		.method = "GET",
+		.path = path,
+		.deadline_ns = f->op->deadline_ns,
+		.interrupted = f->op->interrupted,
+		.interrupted_ctx = f->op->interrupted_ctx,
+		.no_wait = f->have_old,
+	};
+	char query[64] = "";
+	int err;
+
+	if (f->kind == RTK_K_ACCOUNT)
+		snprintf(query, sizeof(query), "page=%u&per_page=%u", page->page, page->per_page);
+	else if (f->kind == RTK_K_APP)
+		snprintf(query, sizeof(query), "page_no=%u&per_page=%u", page->page,
+			 page->per_page);
+	req.query = query[0] ? query : NULL;
+
+	rtk_api_resp_init(&resp, max_body(f->c));
+	err = rtk_api_call(f->c->cfg.api, &req, &resp);
+	rtk_health_note(f->c->cfg.health, err, resp.status);
+	if (err)
+		goto out;
+	f->bytes += resp.body.len;
+	err = rtk_model_parse_page(b, resp.body.data, resp.body.len, page);
+	if (err == -EPROTO)
+		rtk_warn("cannot list '%s': the response is not a list of %s", path,
+			 rtk_path_collection_name(f->kind));
+out:
+	rtk_api_resp_release(&resp);
+	return err;
+}
+
+/* The most pages one listing may take (see collection.h). */
+static unsigned pages_max(const struct rtk_coll *c)
+{
+	struct rtk_budget_stats bs;
+	unsigned cap = RTK_COLL_PAGES_MAX;
+
+	if (c->cfg.budget) {
+		rtk_budget_get_stats(c->cfg.budget, &bs);
+		if (bs.limit / 20 < cap)
+			cap = bs.limit / 20 > 5 ? bs.limit / 20 : 5;
+	}
+	return cap;
+}
+
+/* Every page of the listing key into b. 0 or -errno (-EPROTO when paging makes no sense). */
+static int fetch_pages(struct fetch *f, const char *key, struct rtk_listing_builder *b)
+{
+	struct rtk_page page = {.page = 1};
+	unsigned cap = pages_max(f->c);
+	int err;
+
+	page.per_page = f->kind == RTK_K_ACCOUNT ? ACCOUNTS_PER_PAGE : APPS_PER_PAGE;
+	for (;;) {
+		page.more = false;
+		err = fetch_page(f, key, b, &page);
+		if (err || !page.more)
+			return err;
+		if (page.items == page.skipped) {
+			rtk_warn("cannot list '%s': page %u adds no new %s; stopping", key,
+				 page.page, rtk_path_collection_name(f->kind));
+			return -EPROTO;
+		}
+		if (page.page >= cap || f->bytes > max_body(f->c)) {
+			rtk_warn("cannot list '%s': more than %u pages or %zu bytes; stopping", key,
+				 cap, max_body(f->c));
+			return -EPROTO;
+		}
+		page.page++;
+	}
+}
+
+/* Same ids in the same order? (A change of membership moves the directory's mtime.) */
+static bool same_members(const struct rtk_listing *a, const struct rtk_listing *b)
+{
+	size_t i, n = rtk_listing_count(a);
+
+	if (n != rtk_listing_count(b))
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(rtk_obj_id(rtk_listing_at(a, i), NULL),
+			   rtk_obj_id(rtk_listing_at(b, i), NULL)) != 0)
+			return false;
+	return true;
+}
+
+/* The directory node of the collection f fetched, if the kernel ever saw it. */
+static struct rtk_ino_node *collection_node(struct rtk_coll *c, const struct fetch *f)
+{
+	struct rtk_ino *t = c->cfg.ino;
+	struct rtk_ino_node *n = rtk_ino_find(t, rtk_ino_root(t), "accounts");
+
+	if (f->kind == RTK_K_ACCOUNT)
+		return n;
+	n = rtk_ino_find(t, n, f->ids.account);
+	if (f->kind == RTK_K_APP)
+		return rtk_ino_find(t, n, "apps");
+	n = rtk_ino_find(t, rtk_ino_find(t, n, "apps"), f->ids.app);
+	return rtk_ino_find(t, n, "webhooks");
+}
+
+/* Tell the kernel to drop what it holds of objects that changed, went away or came. */
+static void report_changes(struct rtk_coll *c, const struct fetch *f,
+			   const struct rtk_held *old, const struct rtk_listing *nl)
+{
+	const struct rtk_ino_hooks *hk = &c->cfg.hooks;
+	struct rtk_ino_node *coll, *n;
+	size_t i, count, idlen;
+
+	if (!old || !hk->inval_inode || !(coll = collection_node(c, f)))
+		return;
+	count = rtk_listing_count(old->l);
+	for (i = 0; i < count; i++) {
+		const struct rtk_obj *o = rtk_listing_at(old->l, i), *now;
+		const char *id = rtk_obj_id(o, &idlen);
+
+		now = rtk_listing_find(nl, id, idlen);
+		if (now && rtk_obj_equal(o, now))
+			continue;
+		n = rtk_ino_find(c->cfg.ino, coll, id);
+		rtk_ino_inval_object(hk, n);
+		if (n && !now && hk->inval_entry)
+			hk->inval_entry(hk->ctx, coll->ino, id);
+	}
+	/* New names may sit in the kernel as negative entries. */
+	count = rtk_listing_count(nl);
+	for (i = 0; i < count && hk->inval_entry; i++) {
+		const char *id = rtk_obj_id(rtk_listing_at(nl, i), &idlen);
+
+		if (!rtk_listing_find(old->l, id, idlen))
+			hk->inval_entry(hk->ctx, coll->ino, id);
+	}
+	hk->inval_inode(hk->ctx, coll->ino);
+}
+
+/* Offer the never-fetched sub-collections of a fresh listing to the prefetcher. */
+static void read_ahead(struct rtk_coll *c, const struct fetch *f, const struct rtk_listing *l)
+{
+	size_t i, n = rtk_listing_count(l);
+	char key[RTK_COLL_KEY_MAX];
+
+	if (!c->cfg.prefetch || f->kind == RTK_K_WEBHOOK ||
+	    !rtk_prefetch_has_room(c->cfg.prefetch, n))
+		return;
+	for (i = 0; i < n; i++) {
+		struct rtk_ids ids = f->ids;
+		void *v;
+
+		if (f->kind == RTK_K_ACCOUNT)
+			ids.account = rtk_obj_id(rtk_listing_at(l, i), NULL);
+		else
+			ids.app = rtk_obj_id(rtk_listing_at(l, i), NULL);
+		if (rtk_coll_key(f->kind + 1, &ids, key, sizeof(key)) != 0)
+			continue;
+		if (rtk_cache_peek(c->cfg.cache, key, &v, NULL) == 0) {
+			rtk_held_unref(v);
+			continue;
+		}
+		if (rtk_prefetch_push(c->cfg.prefetch, f->kind + 1, &ids) != 0)
+			return;
+	}
+}
+
+static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
+{
+	struct fetch *f = ctx;
+	struct rtk_held *old = oldv, *h;
+	struct rtk_listing_builder *b;
+	struct rtk_listing *l;
+	int err;
+
+	err = fetch_blocked(f->c, old != NULL);
+	if (err)
+		return err;
+	f->have_old = old != NULL;
+	b = rtk_listing_builder_new(f->kind);
+	if (!b)
+		return -ENOMEM;
+	err = fetch_pages(f, key, b);
+	if (err) {
+		rtk_listing_builder_free(b);
+		return err;
+	}
+	l = rtk_listing_builder_finish(b);
+	if (!l)
+		return -ENOMEM;
+	h = held_new(l, old && same_members(old->l, l) ? old->changed : rtk_attr_now());
+	if (!h) {
+		rtk_listing_unref(l);
+		return -ENOMEM;
+	}
+	report_changes(f->c, f, old, l);
+	read_ahead(f->c, f, l);
+	*out = h;
+	return 0;
+}
+
+int rtk_coll_get(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		 const struct rtk_op *op, struct rtk_held **out)
+{
+	struct fetch f = {.c = c, .op = op, .kind = k, .ids = *ids};
+	struct rtk_cache_wait w = {
+		.deadline_ns = op->deadline_ns,
+		.interrupted = op->interrupted,
+		.interrupted_ctx = op->interrupted_ctx,
+	};
+	char key[RTK_COLL_KEY_MAX];
+	void *v;
+	int err;
+
+	if (k == RTK_K_ACCOUNT && c->named) {
+		rtk_held_ref(c->named);
+		*out = c->named;
+		return 0;
+	}
+	err = rtk_coll_key(k, ids, key, sizeof(key));
+	if (err)
+		return err;
+	err = rtk_cache_get(c->cfg.cache, key, fetch_listing, &f, &w, &v, NULL);
+	if (err)
+		return err;
+	*out = v;
+	return 0;
+}
+
+int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+			const struct rtk_op *op, struct rtk_held **hold,
+			const struct rtk_obj **obj)
+{
+	const char *id = k == RTK_K_ACCOUNT ? ids->account
+			 : k == RTK_K_APP   ? ids->app
+					    : ids->webhook;
+	struct rtk_held *h;
+	int err;
+
+	if (!id)
+		return -ENOENT;
+	err = rtk_coll_get(c, k, ids, op, &h);
+	if (err)
+		return err;
+	*obj = rtk_listing_find(h->l, id, strlen(id));
+	if (!*obj) {
+		rtk_held_unref(h);
+		return -ENOENT;
+	}
+	*hold = h;
+	return 0;
+}
+
+/* ---- writes ---- */
+
+struct change {
+	struct rtk_obj *put;  /* replaces the object of the same id, or is added */
+	const char *remove;   /* or: the id to take out */
+};
+
+static void *apply_change(void *ctx, void *oldv)
+{
+	const struct change *ch = ctx;
+	struct rtk_held *old = oldv, *h;
+	struct rtk_listing *l;
+	bool members_change;
+	size_t len;
+
+	if (ch->put) {
+		const char *id = rtk_obj_id(ch->put, &len);
+
+		members_change = !rtk_listing_find(old->l, id, len);
+		l = rtk_listing_replace(old->l, ch->put);
+	} else {
+		len = strlen(ch->remove);
+		members_change = rtk_listing_find(old->l, ch->remove, len) != NULL;
+		l = rtk_listing_remove(old->l, ch->remove, len);
+	}
+	if (!l)
+		return NULL;
+	h = held_new(l, members_change ? rtk_attr_now() : old->changed);
+	if (!h)
+		rtk_listing_unref(l);
+	return h;
+}
+
+int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
+		   const char *remove_id)
+{
+	struct change ch = {.put = put, .remove = remove_id};
+	int err = rtk_cache_update(c->cfg.cache, key, apply_change, &ch);
+
+	if (err)
+		rtk_cache_invalidate(c->cfg.cache, key, true);
+	return err;
+}
+
+void rtk_coll_forget(struct rtk_coll *c, const char *key)
+{
+	rtk_cache_invalidate(c->cfg.cache, key, true);
+}
+
+/* ---- life cycle ---- */
+
+static struct rtk_held *named_accounts(const struct rtk_coll_config *cfg)
+{
+	struct rtk_listing_builder *b = rtk_listing_builder_new(RTK_K_ACCOUNT);
+	struct rtk_listing *l;
+	struct rtk_held *h;
+	size_t i;
+
+	if (!b)
+		return NULL;
+	for (i = 0; i < cfg->naccounts; i++) {
+		const char *id = cfg->accounts[i];
+		int err = rtk_listing_builder_add_bare(b, id, strlen(id));
+
+		if (err && err != -EEXIST) {
+			rtk_err("account id '%s' is not a valid id", id);
+			rtk_listing_builder_free(b);
+			return NULL;
+		}
+	}
+	l = rtk_listing_builder_finish(b);
+	h = l ? held_new(l, cfg->mounted) : NULL;
+	if (!h)
+		rtk_listing_unref(l);
+	return h;
+}
+
+struct rtk_coll *rtk_coll_new(const struct rtk_coll_config *cfg)
+{
+	struct rtk_coll *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	if (cfg->naccounts && !(c->named = named_accounts(cfg))) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void rtk_coll_free(struct rtk_coll *c)
+{
+	if (!c)
+		return;
+	rtk_held_unref(c->named);
+	free(c);
+}

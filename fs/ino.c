@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ino: two hash tables (by number, by parent and name) of directory nodes under one mutex.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtkfs/ino.h"
+
+#define BUCKETS_INITIAL 1024
+
+struct rtk_ino {
+	pthread_mutex_t lock;
+	struct rtk_ino_node **by_ino, **by_name;
+	size_t nbuckets, nnodes;
+	uint64_t next_index;
+	struct rtk_ino_node *root;
+};
+
+static uint64_t name_hash(const struct rtk_ino_node *parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ (uintptr_t)parent; /* FNV-1a */
+
+	while (*name) {
+		h ^= (unsigned char)*name++;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static uint64_t ino_hash(uint64_t ino)
+{
+	return (ino / RTK_INO_STRIDE) * 0x9e3779b97f4a7c15ull;
+}
+
+struct rtk_ino *rtk_ino_new(void)
+{
+	struct rtk_ino *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	if (pthread_mutex_init(&t->lock, NULL)) {
+		free(t);
+		return NULL;
+	}
+	t->nbuckets = BUCKETS_INITIAL;
+	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
+	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
+	t->root = calloc(1, sizeof(*t->root) + 1);
+	if (!t->by_ino || !t->by_name || !t->root) {
+		rtk_ino_free(t);
+		return NULL;
+	}
+	t->root->ino = RTK_INO_ROOT;
+	t->root->kind = RTK_N_ROOT;
+	return t;
+}
+
+void rtk_ino_free(struct rtk_ino *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; t->by_ino && i < t->nbuckets; i++) {
+		struct rtk_ino_node *e = t->by_ino[i], *next;
+
+		for (; e; e = next) {
+			next = e->next_by_ino;
+			free(e);
+		}
+	}
+	free(t->by_ino);
+	free(t->by_name);
+	free(t->root);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+struct rtk_ino_node *rtk_ino_root(struct rtk_ino *t)
+{
+	return t->root;
+}
+
+static void grow_tables(struct rtk_ino *t)
+{
+	size_t n = t->nbuckets * 2, i;
+	struct rtk_ino_node **bi = calloc(n, sizeof(*bi)), **bn = calloc(n, sizeof(*bn));
+
+	if (!bi || !bn) {
+		free(bi);
+		free(bn);
+		return; /* longer chains, still correct */
+	}
+	for (i = 0; i < t->nbuckets; i++) {
+		struct rtk_ino_node *e, *next;
+
+		for (e = t->by_ino[i]; e; e = next) {
+			next = e->next_by_ino;
+			e->next_by_ino = bi[ino_hash(e->ino) & (n - 1)];
+			bi[ino_hash(e->ino) & (n - 1)] = e;
+		}
+		for (e = t->by_name[i]; e; e = next) {
+			next = e->next_by_name;
+			e->next_by_name = bn[e->name_hash & (n - 1)];
+			bn[e->name_hash & (n - 1)] = e;
+		}
+	}
+	free(t->by_ino);
+	free(t->by_name);
+	t->by_ino = bi;
+	t->by_name = bn;
+	t->nbuckets = n;
+}
+
+static struct rtk_ino_node *find_locked(struct rtk_ino *t, const struct rtk_ino_node *parent,
+					const char *name, uint64_t h)
+{
+	struct rtk_ino_node *e;
+
+	for (e = t->by_name[h & (t->nbuckets - 1)]; e; e = e->next_by_name)
+		if (e->name_hash == h && e->parent == parent && strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+static void insert_locked(struct rtk_ino *t, struct rtk_ino_node *n)
+{
+	size_t bi = ino_hash(n->ino) & (t->nbuckets - 1);
+	size_t bn = n->name_hash & (t->nbuckets - 1);
+
+	n->next_by_ino = t->by_ino[bi];
+	t->by_ino[bi] = n;
+	n->next_by_name = t->by_name[bn];
+	t->by_name[bn] = n;
+	if (++t->nnodes > t->nbuckets)
+		grow_tables(t);
+}
+
+struct rtk_ino_node *rtk_ino_child(struct rtk_ino *t, struct rtk_ino_node *parent,
+				   const char *name, enum rtk_node_kind kind)
+{
+	uint64_t h = name_hash(parent, name);
+	size_t len = strlen(name);
+	struct rtk_ino_node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, parent, name, h);
+	if (n)
+		goto out;
+	n = calloc(1, sizeof(*n) + len + 1);
+	if (!n)
+		goto out;
+	n->ino = ++t->next_index * RTK_INO_STRIDE;
+	n->parent = parent;
+	n->kind = kind;
+	n->name_hash = h;
+	memcpy(n->name, name, len + 1);
+	insert_locked(t, n);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+struct rtk_ino_node *rtk_ino_find(struct rtk_ino *t, struct rtk_ino_node *parent,
+				  const char *name)
+{
+	struct rtk_ino_node *n;
+
+	if (!parent)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, parent, name, name_hash(parent, name));
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+struct rtk_ino_node *rtk_ino_node_of(struct rtk_ino *t, uint64_t ino)
+{
+	struct rtk_ino_node *e;
+
+	if (ino == RTK_INO_ROOT)
+		return t->root;
+	if (!rtk_ino_is_dir(ino))
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	for (e = t->by_ino[ino_hash(ino) & (t->nbuckets - 1)]; e; e = e->next_by_ino)
+		if (e->ino == ino)
+			break;
+	pthread_mutex_unlock(&t->lock);
+	return e;
+}
+
+bool rtk_ino_is_dir(uint64_t ino)
+{
+	return ino == RTK_INO_ROOT || (ino < RTK_INO_PENDING_BASE && ino % RTK_INO_STRIDE == 0);
+}
+
+struct rtk_ino_node *rtk_ino_file_of(struct rtk_ino *t, uint64_t ino, unsigned *index)
+{
+	if (rtk_ino_is_dir(ino) || ino < RTK_INO_STRIDE || ino >= RTK_INO_PENDING_BASE)
+		return NULL;
+	*index = (unsigned)(ino % RTK_INO_STRIDE) - 1;
+	return rtk_ino_node_of(t, ino - ino % RTK_INO_STRIDE);
+}
+
+uint64_t rtk_ino_file(const struct rtk_ino_node *dir, unsigned index)
+{
+	return dir->ino + 1 + index;
+}
+
+void rtk_ino_ids(const struct rtk_ino_node *n, struct rtk_ids *ids)
+{
+	memset(ids, 0, sizeof(*ids));
+	for (; n; n = n->parent) {
+		if (n->kind == RTK_N_ACCOUNT)
+			ids->account = n->name;
+		else if (n->kind == RTK_N_APP)
+			ids->app = n->name;
+		else if (n->kind == RTK_N_WEBHOOK)
+			ids->webhook = n->name;
+	}
+}
+
+size_t rtk_ino_count(struct rtk_ino *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->nnodes;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir)
+{
+	unsigned f;
+
+	if (!hk->inval_inode || !dir)
+		return;
+	hk->inval_inode(hk->ctx, dir->ino);
+	for (f = 0; f < RTK_F__N; f++)
+		hk->inval_inode(hk->ctx, rtk_ino_file(dir, f));
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collection: the listings of the tree's collections (accounts, the apps of an account, the
+ * webhooks of an app), held by the cache and fetched through the API, all pages, when they
+ * are not fresh (DESIGN §3, §4).
+ *
+ * The cache holds, per collection (keyed by its API path), a struct rtk_held: the listing and
+ * the time its membership last changed, which is the collection directory's mtime, so that
+ * the kernel drops its cached directory listing as soon as it sees a refresh that changed it.
+ * A refresh that differs from what was held is reported to the kernel (the hooks) for the
+ * objects that changed or went away, and the sub-collections of a fresh listing are offered
+ * to the prefetcher.
+ *
+ * Paging is bounded: a listing stops with -EPROTO when a page adds no new id (a page that
+ * repeats), past RTK_COLL_PAGES_MAX pages (or a twentieth of the rate budget's limit, if less),
+ * or when its pages pass max_body bytes in all.
+ *
+ * Thread-safe.
+ */
+#ifndef RTKFS_COLLECTION_H
+#define RTKFS_COLLECTION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "rtkfs/cache.h"
+#include "rtkfs/ino.h"
+#include "rtkfs/kind.h"
+#include "rtkfs/op.h"
+
+struct rtk_coll;
+struct rtk_api;
+struct rtk_budget;
+struct rtk_health;
+struct rtk_listing;
+struct rtk_obj;
+struct rtk_prefetch;
+
+#define RTK_COLL_PAGES_MAX 100
+#define RTK_COLL_KEY_MAX 512 /* an API path of a collection, ids percent-encoded */
+
+/* A listing as the cache holds it. Immutable once stored; shared by reference. */
+struct rtk_held {
+	atomic_uint refs;
+	struct rtk_listing *l;
+	struct timespec changed; /* membership last changed: the collection dir's mtime */
+};
+
+void rtk_held_ref(struct rtk_held *h);
+void rtk_held_unref(struct rtk_held *h); /* NULL is a no-op */
+
+/* The ref/unref/size callbacks for the cache the collections live in. */
+extern const struct rtk_cache_ops rtk_coll_cache_ops;
+
+struct rtk_coll_config {
+	struct rtk_api *api;         /* borrowed */
+	struct rtk_budget *budget;   /* borrowed, may be NULL (pauses, page cap) */
+	struct rtk_cache *cache;     /* borrowed; values are struct rtk_held */
+	struct rtk_health *health;   /* borrowed */
+	struct rtk_ino *ino;         /* borrowed: whose kernel caches to drop on a change */
+	struct rtk_prefetch *prefetch; /* borrowed, may be NULL */
+	struct rtk_ino_hooks hooks;
+	const char *const *accounts; /* user-named account ids, or NULL for GET /accounts */
+	size_t naccounts;
+	size_t max_body;             /* response bytes accepted (0: 16 MiB) */
+	struct timespec mounted;
+};
+
+/* NULL with a reason logged on a bad account id or ENOMEM. */
+struct rtk_coll *rtk_coll_new(const struct rtk_coll_config *cfg);
+void rtk_coll_free(struct rtk_coll *c); /* NULL is a no-op */
+
+/* The API path of the collection of objects of kind k under ids. 0 or -ENAMETOOLONG. */
+int rtk_coll_key(enum rtk_kind k, const struct rtk_ids *ids, char *out, size_t outsz);
+
+/* The listing of objects of kind k under ids: 0 and a new reference in *out, or -errno. */
+int rtk_coll_get(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		 const struct rtk_op *op, struct rtk_held **out);
+
+/*
+ * The object of kind k that ids name, with the listing holding it (a new reference in
+ * *hold; the object is borrowed from it). -ENOENT when it is not listed.
+ */
+int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+			const struct rtk_op *op, struct rtk_held **hold,
+			const struct rtk_obj **obj);
+
+/*
+ * Fold a write's answer into the cached listing key: put replaces the object of its id (or
+ * is added), or remove_id is taken out. 0, or -ENOENT when nothing is cached (then the
+ * listing is dropped so the next access fetches it), -ENOMEM.
+ */
+int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
+		   const char *remove_id);
+
+/* Drop a listing so that it is fetched again before anything of it is shown. */
+void rtk_coll_forget(struct rtk_coll *c, const char *key);
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl: the control files under MOUNT/.rtkfs (DESIGN §7): `status` (for people), `stats.json`
+ * (for scripts), and `ctl` (commands: `flush` drops every cached listing, `resume` ends a
+ * 429 pause at once). Also keeps what they tell that no other module keeps: the last write
+ * error, the last webhook created, and failures the API client did not see (a body that is
+ * not what it should be).
+ *
+ * Reads of a control file return exactly st_size bytes of one consistent snapshot: the
+ * bytes are rendered when the kernel asks for the attributes and kept until the next time.
+ *
+ * Thread-safe.
+ */
+#ifndef RTKFS_CTL_H
+#define RTKFS_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtkfs/attr.h"
+#include "rtkfs/path.h"
+
+struct rtk_ctl;
+struct rtk_api;
+struct rtk_budget;
+struct rtk_cache;
+struct rtk_health;
+
+struct rtk_ctl_config {
+	struct rtk_api *api;       /* all borrowed */
+	struct rtk_budget *budget; /* may be NULL */
+	struct rtk_cache *cache;
+	struct rtk_health *health;
+	const char *const *accounts; /* user-named account ids (for status) */
+	size_t naccounts;
+};
+
+struct rtk_ctl *rtk_ctl_new(const struct rtk_ctl_config *cfg); /* NULL on ENOMEM */
+void rtk_ctl_free(struct rtk_ctl *c);                           /* NULL is a no-op */
+
+/* Render control file f now into a malloc'd *out of *len bytes. 0 or -errno. */
+int rtk_ctl_render(struct rtk_ctl *c, enum rtk_ctl_file f, char **out, size_t *len);
+
+/* The attributes of control file f (inode ino), rendering and keeping a new snapshot. */
+int rtk_ctl_attr(struct rtk_ctl *c, const struct rtk_attr_ctx *ac, uint64_t ino,
+		 enum rtk_ctl_file f, struct rtk_attr *out);
+
+/* A copy of bytes [off, off+size) of the last snapshot of f (rendered now if none) into a
+ * malloc'd *out (*n bytes; NULL when none). 0 or -errno. */
+int rtk_ctl_read(struct rtk_ctl *c, enum rtk_ctl_file f, uint64_t off, size_t size, char **out,
+		 size_t *n);
+
+/* Run a command written to `ctl` (trailing blanks and newlines ignored): 0 or -EINVAL. */
+int rtk_ctl_command(struct rtk_ctl *c, const char *buf, size_t len);
+
+/* What happened, for the control files (and the log, by the caller). */
+void rtk_ctl_record_write_error(struct rtk_ctl *c, const char *line);
+void rtk_ctl_record_created(struct rtk_ctl *c, const char *id);
+void rtk_ctl_record_error(struct rtk_ctl *c, const char *line);
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * workq: a bounded FIFO of jobs served by a fixed number of worker threads. The one
+ * queue-with-workers of rtkfs: the read-ahead of listings and the kernel notifier use it.
+ *
+ * Jobs are the caller's structs with a struct rtk_workq_item embedded (no allocation here).
+ * A job pushed is owned by the queue until run (run() owns it then) or, when the queue is
+ * stopped with jobs left, handed to drop(). Thread-safe.
+ */
+#ifndef RTKFS_WORKQ_H
+#define RTKFS_WORKQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rtk_workq;
+
+struct rtk_workq_item {
+	struct rtk_workq_item *next;
+};
+
+struct rtk_workq_config {
+	unsigned threads; /* workers (at least 1) */
+	size_t max_jobs;  /* queued jobs at most; a push past it is refused */
+	/* Run one job (on a worker, without any lock of the queue). Owns it. */
+	void (*run)(void *ctx, struct rtk_workq_item *job);
+	/* Free a job that was never run (at stop). */
+	void (*drop)(void *ctx, struct rtk_workq_item *job);
+	void *ctx;
+};
+
+/* A stopped queue (no threads yet); NULL on ENOMEM or a bad configuration. */
+struct rtk_workq *rtk_workq_new(const struct rtk_workq_config *cfg);
+
+/* Start the workers (after fork/daemonize: threads do not survive it). 0 or -errno; on an
+ * error the workers already started keep running until rtk_workq_free. */
+int rtk_workq_start(struct rtk_workq *q);
+
+/* Queue a job: 0, or -EAGAIN when the queue is full or not running (the job stays the
+ * caller's). Never blocks on a worker. */
+int rtk_workq_push(struct rtk_workq *q, struct rtk_workq_item *job);
+
+/* Jobs queued and not yet taken by a worker. */
+size_t rtk_workq_pending(struct rtk_workq *q);
+
+/* Stop: the workers finish the job in hand, then exit; queued jobs are dropped. Idempotent. */
+void rtk_workq_stop(struct rtk_workq *q);
+
+/* Stop and free. NULL is a no-op. */
+void rtk_workq_free(struct rtk_workq *q);
+
+#endif
