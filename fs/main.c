@@ -7,7 +7,6 @@
  * be reached only warns), then mounts and serves until unmounted.
  */
 #include <curl/curl.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -43,7 +42,7 @@ static void print_usage(const char *prog)
 static void print_version(void)
 {
 	printf("rtkfs %s\nlibfuse %s\nlibcurl %s\ncJSON %s\n", RTK_VERSION, fuse_pkgversion(),
-	       curl_version_info(CURLVERSION_NOW)->version, cJSON_Version());
+	       curl_version_info(CURLVERSION_NOW)->version, rtk_json_version());
 }
 
 /* Tell the user why we stop, in one line, and make sure nothing is left mounted. */

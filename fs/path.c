@@ -98,6 +98,19 @@ const char *rtk_path_ctl_name(enum rtk_ctl_file c)
 	return ctl_names[c];
 }
 
+const char *rtk_path_collection_name(enum rtk_kind k)
+{
+	static const char *const names[RTK_K__N] = {
+	    [RTK_K_ACCOUNT] = "accounts",
+	    [RTK_K_APP] = "apps",
+	    [RTK_K_WEBHOOK] = "webhooks",
+	};
+
+	if ((unsigned)k >= RTK_K__N)
+		return NULL;
+	return names[k];
+}
+
 static bool name_is(const char *name, size_t len, const char *lit)
 {
 	return strlen(lit) == len && memcmp(name, lit, len) == 0;
