@@ -131,38 +131,31 @@ static int add_objects(struct rtk_listing_builder *b, const cJSON *list, size_t 
 {
 	enum rtk_kind k = rtk_listing_builder_kind(b);
 	const cJSON *it;
-	int err = 0;
 
 	cJSON_ArrayForEach(it, list)
 	{
 		struct rtk_obj *o;
+		int err = rtk_obj_from_json(k, it, &o);
 
-		err = rtk_obj_from_json(k, it, &o);
-		if (err == -ENOENT) {
+		if (!err) {
+			err = rtk_listing_builder_add(b, o);
+			if (err)
+				rtk_obj_unref(o);
+		}
+		/* from_json says -ENOENT, the builder -EEXIST: each a reason to leave one out. */
+		if (err == -ENOENT)
 			(*unsafe)++;
-			err = 0;
-			continue;
-		}
-		if (err)
-			break;
-		err = rtk_listing_builder_add(b, o);
-		if (err)
-			rtk_obj_unref(o);
-		if (err == -EEXIST) {
+		else if (err == -EEXIST)
 			(*dups)++;
-			err = 0;
-			continue;
-		}
-		if (err)
-			break;
+		else if (err)
+			return err;
 	}
-	return err;
+	return 0;
 }
 
 /* The array of objects of a page, or NULL when it is missing or the listing would grow
  * past RTK_LISTING_MAX_OBJECTS; *count: its length. */
-static const cJSON *page_list(const struct rtk_listing_builder *b, const cJSON *root,
-			      size_t *count)
+static const cJSON *page_list(const struct rtk_listing_builder *b, const cJSON *root, size_t *count)
 {
 	enum rtk_kind k = rtk_listing_builder_kind(b);
 	size_t have = rtk_listing_builder_count(b);

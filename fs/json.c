@@ -81,7 +81,8 @@ static char *replace_nul_escapes(const char *text, size_t len)
 		} else if (copy[i] == '"') {
 			in_str = false;
 		} else if (copy[i] == '\\') {
-			if (i + 5 < len && copy[i + 1] == 'u' && memcmp(copy + i + 2, "0000", 4) == 0)
+			if (i + 5 < len && copy[i + 1] == 'u' &&
+			    memcmp(copy + i + 2, "0000", 4) == 0)
 				memcpy(copy + i + 2, "fffd", 4);
 			i++;
 		}

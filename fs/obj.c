@@ -193,7 +193,6 @@ static int render_field(struct rtk_buf *b, const cJSON *v, enum expect ex, bool 
 	return err;
 }
 
-
 /* Render every file of kind k from j into b (after the id), filling the offsets table. */
 static int render_fields(enum rtk_kind k, const cJSON *j, struct rtk_buf *b, size_t *off,
 			 size_t *len, unsigned *typed)
@@ -212,8 +211,9 @@ static int render_fields(enum rtk_kind k, const cJSON *j, struct rtk_buf *b, siz
 			if (!err)
 				err = rtk_buf_append(b, "\n", 1);
 		} else {
-			err = render_field(b, cJSON_GetObjectItemCaseSensitive(j, json_key((enum rtk_field)f)),
-					   field_expect((enum rtk_field)f), &t);
+			err = render_field(
+			    b, cJSON_GetObjectItemCaseSensitive(j, json_key((enum rtk_field)f)),
+			    field_expect((enum rtk_field)f), &t);
 		}
 		len[f] = b->len - off[f];
 		if (t)
@@ -347,7 +347,6 @@ bool rtk_obj_equal(const struct rtk_obj *a, const struct rtk_obj *b)
 	       memcmp(a->data, b->data, a->size) == 0;
 }
 
-
 bool rtk_obj_field_is_typed(const struct rtk_obj *o, enum rtk_field f)
 {
 	return o && !o->bare && (unsigned)f < RTK_F__N && (o->typed & (1u << f));
@@ -378,4 +377,3 @@ struct rtk_obj *rtk_obj_new_bare(enum rtk_kind k, const char *id, size_t len)
 	o->idlen = len;
 	return o;
 }
-

@@ -458,8 +458,6 @@ static cJSON *string_n(const char *v, size_t n)
 	return s;
 }
 
-
-
 /* ---- PATCH: one field ---- */
 
 /* name or url: one line of text. */

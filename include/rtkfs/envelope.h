@@ -20,11 +20,11 @@
 
 /* What a page is and what it says of the pages after it. */
 struct rtk_page {
-	unsigned page;     /* in: the 1-based page number that was asked for */
+	unsigned page;	   /* in: the 1-based page number that was asked for */
 	unsigned per_page; /* in: the page size that was asked for */
-	bool more;         /* out: another page should be fetched */
-	size_t items;      /* out: objects on the page, kept or not */
-	size_t skipped;    /* out: objects left out (unsafe, missing or duplicate ids) */
+	bool more;	   /* out: another page should be fetched */
+	size_t items;	   /* out: objects on the page, kept or not */
+	size_t skipped;	   /* out: objects left out (unsafe, missing or duplicate ids) */
 };
 
 /*
