@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "rtkfs/attr.h"
-#include "rtkfs/model.h"
+#include "rtkfs/obj.h"
 #include "rtkfs/path.h"
 
 static void fill_common(const struct rtk_attr_ctx *c, struct stat *st, uint64_t ino,

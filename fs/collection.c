@@ -10,7 +10,9 @@
 #include "rtkfs/collection.h"
 #include "rtkfs/health.h"
 #include "rtkfs/log.h"
-#include "rtkfs/model.h"
+#include "rtkfs/envelope.h"
+#include "rtkfs/listing.h"
+#include "rtkfs/obj.h"
 #include "rtkfs/prefetch.h"
 
 #define ACCOUNTS_PER_PAGE 50
@@ -152,7 +154,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 	if (err)
 		goto out;
 	f->bytes += resp.body.len;
-	err = rtk_model_parse_page(b, resp.body.data, resp.body.len, page);
+	err = rtk_envelope_parse_page(b, resp.body.data, resp.body.len, page);
 	if (err == -EPROTO)
 		rtk_warn("cannot list '%s': the response is not a list of %s", path,
 			 rtk_path_collection_name(f->kind));

@@ -16,6 +16,7 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
+#include "rtkfs/json.h"
 #include "rtkfs/kind.h"
 #include "rtkfs/log.h"
 
@@ -157,22 +158,6 @@ static void put(struct rtk_buf *b, int *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	*err = rtk_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-}
-
-/* MERGE-TEMP: replaced by rtk_json_put_string (json.h) when the model split lands. */
-static int rtk_json_put_string(struct rtk_buf *b, const char *s, size_t n)
-{
-	int err = rtk_buf_puts(b, "\"");
-
-	for (; !err && n; s++, n--) {
-		if (*s == '"' || *s == '\\')
-			err = rtk_buf_printf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			err = rtk_buf_printf(b, "\\u%04x", (unsigned char)*s);
-		else
-			err = rtk_buf_append(b, s, 1);
-	}
-	return err ? err : rtk_buf_puts(b, "\"");
 }
 
 static void put_str(struct rtk_buf *b, int *err, const char *s)

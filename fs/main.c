@@ -7,7 +7,6 @@
  * be reached only warns), then mounts and serves until unmounted.
  */
 #include <curl/curl.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -24,7 +23,8 @@
 #include "rtkfs/cache.h"
 #include "rtkfs/clock.h"
 #include "rtkfs/log.h"
-#include "rtkfs/model.h"
+#include "rtkfs/envelope.h"
+#include "rtkfs/json.h"
 #include "rtkfs/opts.h"
 #include "rtkfs/token.h"
 #include "rtkfs/tree.h"
@@ -45,7 +45,7 @@ static void print_usage(const char *prog)
 static void print_version(void)
 {
 	printf("rtkfs %s\nlibfuse %s\nlibcurl %s\ncJSON %s\n", RTK_VERSION, fuse_pkgversion(),
-	       curl_version_info(CURLVERSION_NOW)->version, cJSON_Version());
+	       curl_version_info(CURLVERSION_NOW)->version, rtk_json_version());
 }
 
 /* Tell the user why we stop, in one line, and make sure nothing is left mounted. */
@@ -125,7 +125,7 @@ int main(int argc, char *argv[])
 			.cacert = o.cacert,
 			.max_body = o.max_body,
 			.budget = budget,
-			.error_message = rtk_model_error_message,
+			.error_message = rtk_envelope_error_message,
 		};
 
 		api = budget ? rtk_api_new(&ac, err, sizeof(err)) : NULL;

@@ -91,18 +91,24 @@ bool rtk_path_field_is_writable(enum rtk_kind k, enum rtk_field f)
 	       f == RTK_F_JSON;
 }
 
-const char *rtk_path_collection_name(enum rtk_kind k)
-{
-	static const char *const names[RTK_K__N] = {"accounts", "apps", "webhooks"};
-
-	return (unsigned)k < RTK_K__N ? names[k] : "objects";
-}
-
 const char *rtk_path_ctl_name(enum rtk_ctl_file c)
 {
 	if ((unsigned)c >= RTK_CTL__N)
 		return NULL;
 	return ctl_names[c];
+}
+
+const char *rtk_path_collection_name(enum rtk_kind k)
+{
+	static const char *const names[RTK_K__N] = {
+	    [RTK_K_ACCOUNT] = "accounts",
+	    [RTK_K_APP] = "apps",
+	    [RTK_K_WEBHOOK] = "webhooks",
+	};
+
+	if ((unsigned)k >= RTK_K__N)
+		return NULL;
+	return names[k];
 }
 
 static bool name_is(const char *name, size_t len, const char *lit)

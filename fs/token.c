@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "rtkfs/api.h"
-#include "rtkfs/model.h"
+#include "rtkfs/envelope.h"
+#include "rtkfs/listing.h"
+#include "rtkfs/obj.h"
 #include "rtkfs/path.h"
 #include "rtkfs/token.h"
 
@@ -36,9 +38,9 @@ static int verify_at(struct rtk_api *api, const char *path, const struct rtk_op 
 
 	get(api, path, NULL, op, &resp, &err);
 	if (!err)
-		err = rtk_model_parse_verify(resp.body.data, resp.body.len);
+		err = rtk_envelope_parse_verify(resp.body.data, resp.body.len);
 	if (err) {
-		if (rtk_model_error_message(resp.body.data, resp.body.len, server,
+		if (rtk_envelope_error_message(resp.body.data, resp.body.len, server,
 					    sizeof(server)) != 0)
 			snprintf(server, sizeof(server), "%s", strerror(-err));
 		else
@@ -69,7 +71,7 @@ static void first_listed_account(struct rtk_api *api, const struct rtk_op *op, c
 		return;
 	get(api, "/accounts", "page=1&per_page=50", op, &resp, &err);
 	if (!err)
-		err = rtk_model_parse_page(b, resp.body.data, resp.body.len, &page);
+		err = rtk_envelope_parse_page(b, resp.body.data, resp.body.len, &page);
 	rtk_api_resp_release(&resp);
 	if (err) {
 		rtk_listing_builder_free(b);

@@ -18,7 +18,10 @@
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
 #include "rtkfs/log.h"
-#include "rtkfs/model.h"
+#include "rtkfs/envelope.h"
+#include "rtkfs/listing.h"
+#include "rtkfs/obj.h"
+#include "rtkfs/value.h"
 #include "rtkfs/write.h"
 
 #define BODY_MAX_DEFAULT (16u << 20)
@@ -147,7 +150,7 @@ static void record_error(struct rtk_write *w, const char *method, const char *pa
 
 	if (local)
 		snprintf(server, sizeof(server), "%s", local);
-	else if (rtk_model_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
+	else if (rtk_envelope_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
 		snprintf(server, sizeof(server), "%s", strerror(-err));
 	else
 		rtk_api_redact(w->cfg.api, server, sizeof(server)); /* a server may echo the token */
@@ -171,7 +174,7 @@ static void apply_answer(struct rtk_write *w, const char *method, const char *pa
 		rtk_coll_apply(w->cfg.coll, key, NULL, remove_id);
 		return;
 	}
-	if (rtk_model_parse_object(RTK_K_WEBHOOK, resp->body.data, resp->body.len, &o) != 0) {
+	if (rtk_envelope_parse_object(RTK_K_WEBHOOK, resp->body.data, resp->body.len, &o) != 0) {
 		/* Accepted, but we cannot tell what the server holds now: ask again. */
 		rtk_warn("cannot read the answer to %s '%s': fetching the list again", method, path);
 		rtk_coll_forget(w->cfg.coll, key);
@@ -416,9 +419,9 @@ static int flush_field(struct rtk_write *w, struct rtk_write_file *f, const stru
 		return err;
 	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
 	if (f->field == RTK_F_JSON)
-		err = rtk_model_put_body(val, f->buf.len, &body, why, sizeof(why));
+		err = rtk_value_put_body(val, f->buf.len, &body, why, sizeof(why));
 	else
-		err = rtk_model_patch_body(f->field, val, f->buf.len, cur, &body, why,
+		err = rtk_value_patch_body(f->field, val, f->buf.len, cur, &body, why,
 					   sizeof(why));
 	rtk_held_unref(h);
 	if (err == 1) {
@@ -455,7 +458,7 @@ static int flush_new(struct rtk_write *w, struct rtk_write_file *f, const struct
 	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
 	err = rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key));
 	if (!err)
-		err = rtk_model_put_body(f->buf.data ? f->buf.data : "", f->buf.len, &body, why,
+		err = rtk_value_put_body(f->buf.data ? f->buf.data : "", f->buf.len, &body, why,
 					 sizeof(why));
 	if (err) {
 		err = err == -EFBIG ? -EINVAL : err;

@@ -33,7 +33,7 @@ struct rtk_api_config {
 	const char *cacert;     /* extra CA bundle, or NULL */
 	size_t max_body;        /* response bytes kept; more is -EPROTO */
 	struct rtk_budget *budget; /* borrowed; NULL for none */
-	/* Extracts the server's message from an error body (rtk_model_error_message), so that
+	/* Extracts the server's message from an error body (rtk_envelope_error_message), so that
 	 * logs and last_error carry it; NULL to log the status only. */
 	int (*error_message)(const char *body, size_t len, char *out, size_t outsz);
 };

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kind: the shared vocabulary of the tree: the kinds of API objects and their fields.
- * A header of enums only, so that path (the namespace grammar) and model (the JSON side)
- * can both speak of "the url field of a webhook" without depending on each other.
+ * A header of enums only, so that path (the namespace grammar) and the JSON side (obj,
+ * listing, envelope, value) can speak of "the url field of a webhook" alike.
  */
 #ifndef RTKFS_KIND_H
 #define RTKFS_KIND_H

@@ -98,11 +98,12 @@ const char *rtk_path_field_name(enum rtk_kind k, enum rtk_field f);
 /* Is field f of kind k writable (webhook name, url, enabled, events, webhook.json)? */
 bool rtk_path_field_is_writable(enum rtk_kind k, enum rtk_field f);
 
+/* The directory that holds objects of kind k ("accounts", "apps", "webhooks"), or NULL
+ * for a kind that is not one. */
+const char *rtk_path_collection_name(enum rtk_kind k);
+
 /* The name of a control file ("status", "stats.json", "ctl"). */
 const char *rtk_path_ctl_name(enum rtk_ctl_file c);
-
-/* The name of the collection directory of objects of kind k ("accounts", "apps", "webhooks"). */
-const char *rtk_path_collection_name(enum rtk_kind k);
 
 /*
  * Percent-encode an id (len bytes) for an URL path segment into out (size outsz): every

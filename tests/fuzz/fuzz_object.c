@@ -5,7 +5,8 @@
 
 #include "fuzz.h"
 #include "rtkfs/log.h"
-#include "rtkfs/model.h"
+#include "rtkfs/envelope.h"
+#include "rtkfs/obj.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -20,7 +21,7 @@ static void check_message(const char *body, size_t len, size_t outsz)
 	int err;
 
 	memset(out, 'X', sizeof(out));
-	err = rtk_model_error_message(body, len, out, outsz);
+	err = rtk_envelope_error_message(body, len, out, outsz);
 	FUZZ_ASSERT(err == 0 || err == -ENOENT);
 	n = strlen(out);
 	FUZZ_ASSERT(n < outsz);
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (k = 0; k < RTK_K__N; k++) {
 		struct rtk_obj *o = NULL;
 
-		err = rtk_model_parse_object((enum rtk_kind)k, body, size, &o);
+		err = rtk_envelope_parse_object((enum rtk_kind)k, body, size, &o);
 		FUZZ_ASSERT(err == 0 || err == -EPROTO || err == -ENOMEM);
 		FUZZ_ASSERT((err == 0) == (o != NULL));
 		if (o) {
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_message(body, size, 2);
 	check_message(body, size, 40);
 	check_message(body, size, 512);
-	err = rtk_model_parse_verify(body, size);
+	err = rtk_envelope_parse_verify(body, size);
 	FUZZ_ASSERT(err == 0 || err == -EACCES || err == -EPROTO);
 	return 0;
 }

@@ -8,7 +8,9 @@
 
 #include "fuzz.h"
 #include "rtkfs/log.h"
-#include "rtkfs/model.h"
+#include "rtkfs/envelope.h"
+#include "rtkfs/listing.h"
+#include "rtkfs/obj.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -72,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (k == RTK_K_ACCOUNT)
 		rtk_listing_builder_add_bare(b, "023e105f4ecef8ad9ca31a8372d0c353", 32);
-	err = rtk_model_parse_page(b, (const char *)data, size, &pg);
+	err = rtk_envelope_parse_page(b, (const char *)data, size, &pg);
 	FUZZ_ASSERT(err == 0 || err == -EPROTO || err == -ENOMEM);
 	if (err == 0) {
 		FUZZ_ASSERT(pg.skipped <= pg.items);
@@ -81,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(!pg.more);
 		/* The same page again: every kept object is now a duplicate. */
 		pg.page++;
-		err = rtk_model_parse_page(b, (const char *)data, size, &pg);
+		err = rtk_envelope_parse_page(b, (const char *)data, size, &pg);
 		FUZZ_ASSERT(err == 0);
 		FUZZ_ASSERT(pg.skipped == pg.items);
 	}

@@ -97,6 +97,10 @@ value_seed 004 'meeting.started\nmeeting.ended\n' events
 value_seed 004 'meeting.summary recording.statusUpdate\tmeeting.started' events-spaces
 value_seed 007 '{"name":"n","url":"https://x.example","events":["meeting.started"],"enabled":false}' put
 value_seed 007 '{"id":"w","name":"n","url":"https://x.example","events":[],"created_at":"x"}' put-ids
+# NUL in a written string: a raw byte in a field file, a \u0000 escape in webhook.json.
+value_seed 001 'a\0b\n' name-nul
+value_seed 004 'meeting.started\0\n' events-nul
+value_seed 007 '{"name":"a\\u0000b","url":"https://x.example","events":[]}' put-nul
 
 for d in page object path value; do
 	printf '%s: %s seeds\n' "$d" "$(ls "$out/$d" | wc -l)"

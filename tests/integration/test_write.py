@@ -377,7 +377,8 @@ def test_invalid_values_are_refused_locally(api, mount):
         ("url", "https://exa mple.com/\n"),
         ("events", "meeting.started\nmeeting.exploded\n"), ("events", "MEETING.STARTED\n"),
         ("name", "\n"), ("name", "two\nlines\n"), ("name", b"bad \xff utf8\n"),
-        ("name", b"nul\x00byte\n"),
+        ("name", b"nul\x00byte\n"), ("url", b"https://example.com/\x00\n"),
+        ("events", b"meeting.started\x00\n"),
     ]
     for field, text in bad:
         assert write(m / f"{hdir()}/{field}", text) == errno.EINVAL, (field, text)
@@ -451,6 +452,8 @@ def test_webhook_json_put(api, mount):
     '{"name": "x", "url": "https://x.example.com/", "events": [], "enabled": "yes"}',
     '{"name": "", "url": "https://x.example.com/", "events": []}',
     '{"name": "x", "url": "http://example.com/", "events": []}',
+    '{"name": "a\\u0000b", "url": "https://x.example.com/", "events": []}',
+    '{"name": "x", "url": "https://x.example.com/", "events": ["meeting.started\\u0000"]}',
 ])
 def test_webhook_json_refused_locally(api, mount, doc):
     m = mount(api)
@@ -731,6 +734,9 @@ def test_create_with_tee_and_python(api, mount):
     ('{"name": "x", "url": "https://x.example.com/"}', None, errno.EINVAL),   # no events
     ("{not json", None, errno.EINVAL),
     ('{"name": "x", "url": "https://x.example.com/", "events": ["bogus"]}', None, errno.EINVAL),
+    # issue 10 item 6: a NUL is refused, never POSTed as U+FFFD
+    ('{"name": "a\\u0000b", "url": "https://x.example.com/", "events": []}', None,
+     errno.EINVAL),
     (json.dumps(NEW_HOOK), 400, errno.EINVAL),
     (json.dumps(NEW_HOOK), 401, errno.EACCES),
     (json.dumps(NEW_HOOK), 500, errno.EIO),
@@ -758,6 +764,21 @@ def test_create_failure_leaves_nothing(api, mount, doc, fault, expected):
     out = run(["cp", str(src), str(m / wdir())])
     assert out.returncode != 0
     assert not os.path.exists(m / wdir() / "hook.json")
+
+
+def test_nul_in_a_written_string_is_refused_with_its_reason(api, mount):
+    m = mount(api)
+    before = api.webhooks(A, P)
+    warm(m)
+    api.clear_log()
+    doc = '{"name": "a\\u0000b", "url": "https://x.example.com/", "events": []}'
+    assert write(m / wdir() / "hook.json", doc, flags=os.O_WRONLY | os.O_CREAT) == errno.EINVAL
+    assert writes(api) == []
+    assert api.webhooks(A, P) == before
+    assert "NUL" in json.loads(ctl(m, "stats.json"))["last_write_error"]["message"]
+    assert write(m / f"{hdir()}/name", b"a\x00b\n") == errno.EINVAL
+    assert "NUL" in json.loads(ctl(m, "stats.json"))["last_write_error"]["message"]
+    assert writes(api) == []
 
 
 def test_create_timeout_after_the_server_created_it(api, mount):
