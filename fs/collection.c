@@ -381,6 +381,31 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 	return 0;
 }
 
+bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids)
+{
+	const char *id = k == RTK_K_ACCOUNT ? ids->account
+			 : k == RTK_K_APP   ? ids->app
+					    : ids->webhook;
+	char key[RTK_COLL_KEY_MAX];
+	struct rtk_held *h;
+	void *v;
+	bool listed;
+
+	if (!id)
+		return false;
+	if (k == RTK_K_ACCOUNT && c->named) {
+		h = c->named;
+		return rtk_listing_find(h->l, id, strlen(id)) != NULL;
+	}
+	if (rtk_coll_key(k, ids, key, sizeof(key)) != 0 ||
+	    rtk_cache_peek(c->cfg.cache, key, &v, NULL) != 0)
+		return false;
+	h = v;
+	listed = rtk_listing_find(h->l, id, strlen(id)) != NULL;
+	rtk_held_unref(h);
+	return listed;
+}
+
 /* ---- writes ---- */
 
 struct change {

@@ -12,6 +12,8 @@
 #define BUCKETS_INITIAL 1024
 
 struct rtk_ino {
+	bool (*held)(void *ctx, const struct rtk_ino_node *n);
+	void *held_ctx;
 	pthread_mutex_t lock;
 	struct rtk_ino_node **by_ino, **by_name;
 	size_t nbuckets, nnodes;
@@ -35,12 +37,14 @@ static uint64_t ino_hash(uint64_t ino)
 	return (ino / RTK_INO_STRIDE) * 0x9e3779b97f4a7c15ull;
 }
 
-struct rtk_ino *rtk_ino_new(void)
+struct rtk_ino *rtk_ino_new(bool (*held)(void *ctx, const struct rtk_ino_node *n), void *ctx)
 {
 	struct rtk_ino *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
+	t->held = held;
+	t->held_ctx = ctx;
 	if (pthread_mutex_init(&t->lock, NULL)) {
 		free(t);
 		return NULL;
@@ -140,7 +144,7 @@ static void insert_locked(struct rtk_ino *t, struct rtk_ino_node *n)
 }
 
 struct rtk_ino_node *rtk_ino_child(struct rtk_ino *t, struct rtk_ino_node *parent,
-				   const char *name, enum rtk_node_kind kind)
+				   const char *name, enum rtk_node_kind kind, bool ref)
 {
 	uint64_t h = name_hash(parent, name);
 	size_t len = strlen(name);
@@ -159,9 +163,63 @@ struct rtk_ino_node *rtk_ino_child(struct rtk_ino *t, struct rtk_ino_node *paren
 	n->name_hash = h;
 	memcpy(n->name, name, len + 1);
 	insert_locked(t, n);
+	if (parent)
+		parent->nchildren++;
 out:
+	if (n && ref)
+		n->nlookup++;
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+static void unlink_locked(struct rtk_ino *t, struct rtk_ino_node *n)
+{
+	struct rtk_ino_node **pp;
+
+	for (pp = &t->by_ino[ino_hash(n->ino) & (t->nbuckets - 1)]; *pp; pp = &(*pp)->next_by_ino)
+		if (*pp == n) {
+			*pp = n->next_by_ino;
+			break;
+		}
+	for (pp = &t->by_name[n->name_hash & (t->nbuckets - 1)]; *pp; pp = &(*pp)->next_by_name)
+		if (*pp == n) {
+			*pp = n->next_by_name;
+			break;
+		}
+	t->nnodes--;
+}
+
+/* Free n, then each parent that this leaves unused. Lock held. */
+static void free_unused_locked(struct rtk_ino *t, struct rtk_ino_node *n)
+{
+	struct rtk_ino_node *parent;
+
+	while (n && n != t->root && !n->nlookup && !n->nchildren &&
+	       !(t->held && t->held(t->held_ctx, n))) {
+		parent = n->parent;
+		unlink_locked(t, n);
+		free(n);
+		if (parent)
+			parent->nchildren--;
+		n = parent;
+	}
+}
+
+void rtk_ino_forget(struct rtk_ino *t, uint64_t ino, uint64_t count)
+{
+	struct rtk_ino_node *n;
+
+	if (ino == RTK_INO_ROOT || !rtk_ino_is_dir(ino))
+		return;
+	pthread_mutex_lock(&t->lock);
+	for (n = t->by_ino[ino_hash(ino) & (t->nbuckets - 1)]; n; n = n->next_by_ino)
+		if (n->ino == ino)
+			break;
+	if (n) {
+		n->nlookup = count < n->nlookup ? n->nlookup - count : 0;
+		free_unused_locked(t, n);
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 struct rtk_ino_node *rtk_ino_find(struct rtk_ino *t, struct rtk_ino_node *parent,

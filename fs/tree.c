@@ -186,7 +186,7 @@ static int lookup_object(struct rtk_tree *t, struct rtk_ino_node *p, const char 
 	err = rtk_coll_get_object(t->coll, obj_kind_of(kind), &ids, op, &h, &o);
 	if (err)
 		return err;
-	n = rtk_ino_child(t->ino, p, name, kind);
+	n = rtk_ino_child(t->ino, p, name, kind, true);
 	if (n)
 		rtk_attr_dir(&t->attr, n->ino, rtk_attr_obj_time(&t->attr, o), out);
 	rtk_held_unref(h);
@@ -218,18 +218,25 @@ int rtk_tree_lookup(struct rtk_tree *t, uint64_t parent, const char *name,
 	case RTK_N_WEBHOOK:
 		return lookup_object(t, p, name, step.kind, op, out);
 	default:
-		n = rtk_ino_child(t->ino, p, name, step.kind);
-		return n ? node_attr(t, n, op, out) : -ENOMEM;
+		n = rtk_ino_child(t->ino, p, name, step.kind, true);
+		if (!n)
+			return -ENOMEM;
+		err = node_attr(t, n, op, out);
+		if (err)
+			rtk_ino_forget(t->ino, n->ino, 1);
+		return err;
 	}
 }
 
 /* ---- readdir ---- */
 
 struct dirent_emit {
+	struct rtk_tree *t;
 	bool (*emit)(void *ctx, const char *name, const struct rtk_attr *attr,
 		     uint64_t next_off);
 	void *ctx;
 	uint64_t off, index; /* first index wanted, index of the next entry */
+	bool plus;           /* entries hand out lookups of the child directories */
 	bool full;
 };
 
@@ -245,10 +252,21 @@ static bool offer(struct dirent_emit *e, const char *name, const struct rtk_attr
 	return !e->full;
 }
 
+/* Offer child directory node c; the lookup readdirplus hands out is taken back if not sent. */
+static bool offer_dir(struct dirent_emit *e, const struct rtk_ino_node *c,
+		      const struct rtk_attr *attr)
+{
+	bool sent = offer(e, c->name, attr);
+
+	if (!sent && e->plus)
+		rtk_ino_forget(e->t->ino, c->ino, 1);
+	return sent;
+}
+
 static int readdir_root(struct rtk_tree *t, struct rtk_ino_node *n, const struct rtk_op *op,
 			struct dirent_emit *e)
 {
-	struct rtk_ino_node *c = rtk_ino_child(t->ino, n, "accounts", RTK_N_ACCOUNTS);
+	struct rtk_ino_node *c = rtk_ino_child(t->ino, n, "accounts", RTK_N_ACCOUNTS, e->plus);
 	struct rtk_attr a;
 	int err;
 
@@ -256,7 +274,9 @@ static int readdir_root(struct rtk_tree *t, struct rtk_ino_node *n, const struct
 		return -ENOMEM;
 	err = node_attr(t, c, op, &a);
 	if (!err)
-		offer(e, "accounts", &a);
+		offer_dir(e, c, &a);
+	else if (e->plus)
+		rtk_ino_forget(t->ino, c->ino, 1);
 	return err;
 }
 
@@ -301,13 +321,13 @@ static int readdir_collection(struct rtk_tree *t, struct rtk_ino_node *n,
 			e->index++;
 			continue;
 		}
-		c = rtk_ino_child(t->ino, n, id, child);
+		c = rtk_ino_child(t->ino, n, id, child, e->plus);
 		if (!c) {
 			err = -ENOMEM;
 			break;
 		}
 		rtk_attr_dir(&t->attr, c->ino, rtk_attr_obj_time(&t->attr, o), &a);
-		if (!offer(e, id, &a))
+		if (!offer_dir(e, c, &a))
 			break;
 	}
 	rtk_held_unref(h);
@@ -342,7 +362,7 @@ static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const stru
 	if (n->kind != RTK_N_WEBHOOK) {
 		enum rtk_node_kind sub = n->kind == RTK_N_ACCOUNT ? RTK_N_APPS : RTK_N_WEBHOOKS;
 
-		c = rtk_ino_child(t->ino, n, rtk_path_collection_name(k + 1), sub);
+		c = rtk_ino_child(t->ino, n, rtk_path_collection_name(k + 1), sub, e->plus);
 		if (!c) {
 			err = -ENOMEM;
 			goto out_unref;
@@ -353,19 +373,20 @@ static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const stru
 		 */
 		rtk_attr_dir(&t->attr, c->ino, rtk_attr_obj_time(&t->attr, owner), &a);
 		a.volatile_attr = true;
-		offer(e, c->name, &a);
+		offer_dir(e, c, &a);
 	}
 out_unref:
 	rtk_held_unref(h);
 	return err;
 }
 
-int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, const struct rtk_op *op,
+int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
+		     const struct rtk_op *op,
 		     bool (*emit)(void *ctx, const char *name, const struct rtk_attr *attr,
 				  uint64_t next_off),
 		     void *ctx)
 {
-	struct dirent_emit e = {.emit = emit, .ctx = ctx, .off = off};
+	struct dirent_emit e = {.t = t, .emit = emit, .ctx = ctx, .off = off, .plus = plus};
 	struct rtk_ino_node *n = rtk_ino_node_of(t->ino, ino);
 	struct rtk_attr self, a;
 	int err;
@@ -612,6 +633,16 @@ void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f)
 	free(f);
 }
 
+void rtk_tree_forget(struct rtk_tree *t, uint64_t ino, uint64_t nlookup)
+{
+	rtk_ino_forget(t->ino, ino, nlookup);
+}
+
+size_t rtk_tree_nodes(struct rtk_tree *t)
+{
+	return rtk_ino_count(t->ino);
+}
+
 int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,
 		   const struct rtk_op *op)
 {
@@ -625,6 +656,19 @@ int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,
 }
 
 /* ---- life cycle ---- */
+
+/* Is the object of node n still in a cached listing (its number then stays)? */
+static bool node_held(void *ctx, const struct rtk_ino_node *n)
+{
+	struct rtk_tree *t = ctx;
+	struct rtk_ids ids;
+
+	if (!t->coll || (n->kind != RTK_N_ACCOUNT && n->kind != RTK_N_APP &&
+			 n->kind != RTK_N_WEBHOOK))
+		return false;
+	rtk_ino_ids(n, &ids);
+	return rtk_coll_lists(t->coll, obj_kind_of(n->kind), &ids);
+}
 
 static void prefetch_fetch(void *ctx, enum rtk_kind k, const struct rtk_ids *ids,
 			   const struct rtk_op *op)
@@ -664,7 +708,7 @@ static int make_parts(struct rtk_tree *t)
 		.ctx = t,
 	};
 
-	t->ino = rtk_ino_new();
+	t->ino = rtk_ino_new(node_held, t);
 	t->health = rtk_health_new(&hc);
 	t->prefetch = rtk_prefetch_new(&pc);
 	if (!t->ino || !t->health || !t->prefetch)

@@ -161,17 +161,22 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	e.attr = a.st;
 	e.attr_timeout = timeout_of(v, &a);
 	e.entry_timeout = timeout_of(v, &a);
-	fuse_reply_entry(req, &e);
+	if (fuse_reply_entry(req, &e) != 0) /* the kernel never got it: nothing to count */
+		rtk_tree_forget(v->tree, e.ino, 1);
 }
 
 static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	/* Nodes live as long as the mount, so their inode numbers stay the same. */
+	rtk_tree_forget(vfs_of(req)->tree, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void vfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		rtk_tree_forget(vfs_of(req)->tree, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -322,7 +327,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	err = rtk_tree_readdir(v->tree, ino, (uint64_t)off, &op, emit_entry, &d);
+	err = rtk_tree_readdir(v->tree, ino, (uint64_t)off, plus, &op, emit_entry, &d);
 	if (err && !d.used)
 		fuse_reply_err(req, -err);
 	else

@@ -95,6 +95,12 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
 		   const char *remove_id);
 
+/*
+ * Does the cached listing of kind k under ids list the object ids names (no fetch, no
+ * wait)? False when nothing is cached.
+ */
+bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids);
+
 /* Drop a listing so that it is fetched again before anything of it is shown. */
 void rtk_coll_forget(struct rtk_coll *c, const char *key);
 

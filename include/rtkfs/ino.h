@@ -2,15 +2,22 @@
 /*
  * ino: the inode table of the namespace, and what the kernel is told about inodes.
  *
- * Inode numbers are stable for the life of the table: every directory gets a node (kept
- * until the table is freed) with an inode number that is a multiple of RTK_INO_STRIDE; the
- * files of a directory are not nodes, their numbers are the directory's plus 1 + index (a
- * field, or a control file). New files being created in a webhooks directory get numbers in
- * a range of their own (RTK_INO_PENDING_BASE and up). Nodes are found by number and by
- * (parent, name); a node's name and parent never change, so a node pointer stays valid
- * without the lock for as long as the table lives.
+ * Every directory the kernel hears of gets a node with an inode number that is a multiple of
+ * RTK_INO_STRIDE; the files of a directory are not nodes, their numbers are the directory's
+ * plus 1 + index (a field, or a control file). New files being created in a webhooks
+ * directory get numbers in a range of their own (RTK_INO_PENDING_BASE and up). Nodes are
+ * found by number and by (parent, name).
  *
- * Thread-safe (one mutex).
+ * Lifetime (the kernel's lookup count, as in libfuse's passthrough_hp): a node counts the
+ * lookups the kernel was given (rtk_ino_child with ref) less the ones it forgot
+ * (rtk_ino_forget). A node whose count is 0, that has no child nodes, and that no cached
+ * listing holds (the held callback) is freed. So a number is stable for as long as the
+ * kernel holds it, or its object is listed; numbers come from a 64-bit counter and are
+ * never reused, so a freed number can never confuse the kernel. A node pointer is valid
+ * while the kernel holds the node (an operation on an inode, or on a child of it) or the
+ * caller holds a count it took.
+ *
+ * Thread-safe (one mutex; held is called under it and must not call back into the table).
  */
 #ifndef RTKFS_INO_H
 #define RTKFS_INO_H
@@ -34,6 +41,8 @@ struct rtk_ino_node {
 	/* private to ino.c */
 	struct rtk_ino_node *next_by_ino, *next_by_name;
 	uint64_t name_hash;
+	uint64_t nlookup;   /* lookups the kernel holds */
+	size_t nchildren;   /* child nodes (they point at this one) */
 	char name[]; /* "" for the root */
 };
 
@@ -51,15 +60,29 @@ struct rtk_ino_hooks {
 	void *ctx;
 };
 
-/* A table holding only the root. NULL on ENOMEM. */
-struct rtk_ino *rtk_ino_new(void);
+/*
+ * A table holding only the root. held (may be NULL: nothing is held) tells whether a cached
+ * listing still lists the object of node n. NULL on ENOMEM.
+ */
+struct rtk_ino *rtk_ino_new(bool (*held)(void *ctx, const struct rtk_ino_node *n), void *ctx);
 void rtk_ino_free(struct rtk_ino *t); /* NULL is a no-op */
 
 struct rtk_ino_node *rtk_ino_root(struct rtk_ino *t);
 
-/* The child directory node name of parent, created on first use. NULL on ENOMEM. */
+/*
+ * The child directory node name of parent, created on first use; with ref, one lookup by the
+ * kernel is counted on it (taken under the lock, so no forget can free it meanwhile). NULL on
+ * ENOMEM.
+ */
 struct rtk_ino_node *rtk_ino_child(struct rtk_ino *t, struct rtk_ino_node *parent,
-				   const char *name, enum rtk_node_kind kind);
+				   const char *name, enum rtk_node_kind kind, bool ref);
+
+/*
+ * The kernel forgot n lookups of inode ino (FORGET). Frees the node (and, in turn, parents
+ * left unused) when nothing holds it any more. Numbers that are not nodes are ignored.
+ */
+void rtk_ino_forget(struct rtk_ino *t, uint64_t ino, uint64_t n);
+
 
 /* The existing child directory node, or NULL (never creates; parent may be NULL). */
 struct rtk_ino_node *rtk_ino_find(struct rtk_ino *t, struct rtk_ino_node *parent,
@@ -80,7 +103,7 @@ uint64_t rtk_ino_file(const struct rtk_ino_node *dir, unsigned index);
 /* The ids on the way from the root to n. */
 void rtk_ino_ids(const struct rtk_ino_node *n, struct rtk_ids *ids);
 
-/* Directory nodes in the table (for statistics). */
+/* Directory nodes in the table (for statistics and tests). */
 size_t rtk_ino_count(struct rtk_ino *t);
 
 /* Tell the kernel to drop what it holds of object directory dir and its files. */

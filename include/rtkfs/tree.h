@@ -48,7 +48,11 @@ void rtk_tree_free(struct rtk_tree *t); /* NULL is a no-op; stops the tree's thr
  * process has daemonized (threads do not survive fork). 0 or -errno. */
 int rtk_tree_start(struct rtk_tree *t);
 
-/* Resolve name in directory parent: 0 with the child's attributes, or -errno. */
+/*
+ * Resolve name in directory parent: 0 with the child's attributes, or -errno. A directory
+ * found counts one lookup by the kernel (give it back with rtk_tree_forget if the reply
+ * does not reach the kernel).
+ */
 int rtk_tree_lookup(struct rtk_tree *t, uint64_t parent, const char *name,
 		    const struct rtk_op *op, struct rtk_attr *out);
 
@@ -58,9 +62,11 @@ int rtk_tree_getattr(struct rtk_tree *t, uint64_t ino, const struct rtk_op *op,
 /*
  * Directory entries of ino from index off on ("." and ".." are 0 and 1): calls emit for each
  * until it returns false (no room). emit gets the entry's name, its attributes and the index
- * of the next entry.
+ * of the next entry. With plus (readdirplus), every directory entry emitted counts as one
+ * lookup by the kernel, as a successful rtk_tree_lookup of a directory does.
  */
-int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, const struct rtk_op *op,
+int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
+		     const struct rtk_op *op,
 		     bool (*emit)(void *ctx, const char *name, const struct rtk_attr *attr,
 				  uint64_t next_off),
 		     void *ctx);
@@ -115,6 +121,13 @@ int rtk_tree_file_flush(struct rtk_tree *t, struct rtk_tree_file *f, const struc
 
 /* Forget the file (after the last close). NULL is a no-op. */
 void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f);
+
+/* The kernel forgot nlookup lookups of ino (FORGET): directories it no longer holds, whose
+ * object no cached listing holds, are freed (ino.h). */
+void rtk_tree_forget(struct rtk_tree *t, uint64_t ino, uint64_t nlookup);
+
+/* Directory nodes the tree holds now (statistics, tests). */
+size_t rtk_tree_nodes(struct rtk_tree *t);
 
 /* rmdir: delete a webhook (DELETE). -EPERM elsewhere. */
 int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,

@@ -196,7 +196,7 @@ static const char *ls(struct fixture *fx, const char *path, struct names *n, int
 	n->s[0] = '\0';
 	*err = walk(fx, path, &a);
 	if (!*err)
-		*err = rtk_tree_readdir(fx->tree, a.st.st_ino, 0, &fx->op, add_name, n);
+		*err = rtk_tree_readdir(fx->tree, a.st.st_ino, 0, false, &fx->op, add_name, n);
 	return n->s;
 }
 
@@ -604,6 +604,43 @@ static void test_create_and_rmdir(void)
 	teardown(&fx);
 }
 
+/* ---- node lifetime (FORGET) ---- */
+
+static void test_forget(void)
+{
+	struct fixture fx;
+	struct rtk_attr w1, w2, w2again, dir;
+	size_t nodes;
+
+	if (!setup(&fx, false))
+		return;
+	serve_demo();
+	fake_api_answer("DELETE", W1_PATH, NULL, 200, "{\"success\": true, \"data\": {}}", 0, 0);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks", &dir), 0);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1, &w1), 0);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W2, &w2), 0);
+	nodes = rtk_tree_nodes(fx.tree);
+	/* Still listed: the kernel forgets it, the number stays. */
+	rtk_tree_forget(fx.tree, w2.st.st_ino, 1);
+	CHECK_EQ_INT(rtk_tree_nodes(fx.tree), nodes);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W2, &w2again), 0);
+	CHECK_EQ_INT(w2again.st.st_ino, w2.st.st_ino);
+	/* Deleted and forgotten: freed, and its number is never given out again. */
+	CHECK_EQ_INT(rtk_tree_rmdir(fx.tree, dir.st.st_ino, W1, &fx.op), 0);
+	CHECK_EQ_INT(rtk_tree_nodes(fx.tree), nodes);     /* the kernel still holds it */
+	rtk_tree_forget(fx.tree, w1.st.st_ino, 1);
+	CHECK_EQ_INT(rtk_tree_nodes(fx.tree), nodes - 1);
+	CHECK_EQ_INT(rtk_tree_getattr(fx.tree, w1.st.st_ino, &fx.op, &w1), -ENOENT);
+	/* A directory with child nodes stays whatever the kernel forgets of it. */
+	rtk_tree_forget(fx.tree, dir.st.st_ino, 100);
+	CHECK_EQ_INT(rtk_tree_nodes(fx.tree), nodes - 1);
+	/* Numbers that are not nodes (files, the root) are ignored. */
+	rtk_tree_forget(fx.tree, w2.st.st_ino + 2, 1);
+	rtk_tree_forget(fx.tree, RTK_INO_ROOT, 1);
+	CHECK_EQ_INT(rtk_tree_nodes(fx.tree), nodes - 1);
+	teardown(&fx);
+}
+
 int main(void)
 {
 	rtk_log_init(RTK_LOG_ERR, false);
@@ -618,5 +655,6 @@ int main(void)
 	RUN(test_write_validation);
 	RUN(test_write_refused_by_server);
 	RUN(test_create_and_rmdir);
+	RUN(test_forget);
 	return check_summary();
 }
