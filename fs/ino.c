@@ -294,11 +294,27 @@ size_t rtk_ino_count(struct rtk_ino *t)
 
 void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir)
 {
+	const struct rtk_ino_node *owner;
 	unsigned f;
 
 	if (!hk->inval_inode || !dir)
 		return;
 	hk->inval_inode(hk->ctx, dir->ino);
-	for (f = 0; f < RTK_F__N; f++)
+	for (f = 0; f <= RTK_PATH_DOC_INDEX; f++)
 		hk->inval_inode(hk->ctx, rtk_ino_file(dir, f));
+	/* The collection document that holds this object (apps.json, webhooks.json). */
+	owner = dir->parent ? dir->parent->parent : NULL;
+	if (owner && (owner->kind == RTK_N_ACCOUNT || owner->kind == RTK_N_APP))
+		hk->inval_inode(hk->ctx, rtk_ino_file(owner, RTK_PATH_DOC_INDEX));
+}
+
+void rtk_ino_inval_collection(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *coll)
+{
+	const struct rtk_ino_node *owner = coll ? coll->parent : NULL;
+
+	if (!hk->inval_inode || !coll)
+		return;
+	hk->inval_inode(hk->ctx, coll->ino);
+	if (owner && (owner->kind == RTK_N_ACCOUNT || owner->kind == RTK_N_APP))
+		hk->inval_inode(hk->ctx, rtk_ino_file(owner, RTK_PATH_DOC_INDEX));
 }

@@ -160,6 +160,47 @@ size_t rtk_listing_bytes(const struct rtk_listing *l)
 	return l ? l->bytes : 0;
 }
 
+/* doc (n bytes, a pretty JSON document ending in a newline) indented by two more spaces. */
+static int put_indented(struct rtk_buf *out, const char *doc, size_t n)
+{
+	const char *p = doc, *end = doc + n, *nl;
+	int err = 0;
+
+	while (!err && p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		err = rtk_buf_append(out, "  ", 2);
+		if (!err)
+			err = rtk_buf_append(out, p, (size_t)(nl - p));
+		p = nl + 1;
+		if (!err && p < end)
+			err = rtk_buf_append(out, "\n", 1);
+	}
+	return err;
+}
+
+int rtk_listing_render_array(const struct rtk_listing *l, struct rtk_buf *out)
+{
+	bool first = true;
+	size_t i, n;
+	int err = rtk_buf_append(out, "[", 1);
+
+	for (i = 0; !err && i < l->n; i++) {
+		const char *doc = rtk_obj_field(l->objs[i], RTK_F_JSON, &n);
+
+		if (!doc || !n)
+			continue;
+		err = rtk_buf_append(out, first ? "\n" : ",\n", first ? 1 : 2);
+		if (!err)
+			err = put_indented(out, doc, n);
+		first = false;
+	}
+	if (!err)
+		err = rtk_buf_append(out, first ? "]\n" : "\n]\n", first ? 2 : 3);
+	return err;
+}
+
 bool rtk_listing_equal(const struct rtk_listing *a, const struct rtk_listing *b)
 {
 	size_t i;

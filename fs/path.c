@@ -43,6 +43,7 @@ static const char *const ctl_names[RTK_CTL__N] = {
     [RTK_CTL_STATUS] = "status",
     [RTK_CTL_STATS_JSON] = "stats.json",
     [RTK_CTL_CTL] = "ctl",
+    [RTK_CTL_METRICS] = "metrics",
 };
 
 bool rtk_path_id_is_safe(const char *id, size_t len, size_t max)
@@ -116,6 +117,11 @@ static bool name_is(const char *name, size_t len, const char *lit)
 	return strlen(lit) == len && memcmp(name, lit, len) == 0;
 }
 
+const char *rtk_path_doc_name(enum rtk_kind listed)
+{
+	return listed == RTK_K_APP ? "apps.json" : listed == RTK_K_WEBHOOK ? "webhooks.json" : NULL;
+}
+
 static void step_set(struct rtk_path_step *out, enum rtk_node_kind kind, enum rtk_kind obj)
 {
 	out->kind = kind;
@@ -173,12 +179,20 @@ static int step_n(enum rtk_node_kind parent, const char *name, size_t len,
 			step_set(out, RTK_N_APPS, RTK_K_APP);
 			return 0;
 		}
+		if (name_is(name, len, "apps.json")) {
+			step_set(out, RTK_N_DOC, RTK_K_APP);
+			return 0;
+		}
 		return step_field(RTK_K_ACCOUNT, name, len, out);
 	case RTK_N_APPS:
 		return step_id(RTK_N_APP, RTK_K_APP, name, len, out);
 	case RTK_N_APP:
 		if (name_is(name, len, "webhooks")) {
 			step_set(out, RTK_N_WEBHOOKS, RTK_K_WEBHOOK);
+			return 0;
+		}
+		if (name_is(name, len, "webhooks.json")) {
+			step_set(out, RTK_N_DOC, RTK_K_WEBHOOK);
 			return 0;
 		}
 		return step_field(RTK_K_APP, name, len, out);
@@ -197,6 +211,7 @@ static int step_n(enum rtk_node_kind parent, const char *name, size_t len,
 		return -ENOENT;
 	case RTK_N_FIELD:
 	case RTK_N_CTL_FILE:
+	case RTK_N_DOC:
 		return -ENOTDIR;
 	default:
 		return -ENOENT;
@@ -209,7 +224,7 @@ int rtk_path_step(enum rtk_node_kind parent, const char *name, struct rtk_path_s
 
 	if (!name || !out)
 		return -ENOENT;
-	if (parent == RTK_N_FIELD || parent == RTK_N_CTL_FILE)
+	if (parent == RTK_N_FIELD || parent == RTK_N_CTL_FILE || parent == RTK_N_DOC)
 		return -ENOTDIR;
 	len = strnlen(name, NAME_MAX_BYTES + 1);
 	if (len > NAME_MAX_BYTES)
@@ -244,7 +259,8 @@ int rtk_path_parse(const char *path, struct rtk_path *out)
 		while (*p && *p != '/')
 			p++;
 		len = (size_t)(p - name);
-		if (out->step.kind == RTK_N_FIELD || out->step.kind == RTK_N_CTL_FILE)
+		if (out->step.kind == RTK_N_FIELD || out->step.kind == RTK_N_CTL_FILE ||
+		    out->step.kind == RTK_N_DOC)
 			return -ENOTDIR;
 		if (len > NAME_MAX_BYTES)
 			return -ENAMETOOLONG;

@@ -51,7 +51,48 @@ static enum rtk_kind listed_kind_of(enum rtk_node_kind k)
 	return k == RTK_N_ACCOUNTS ? RTK_K_ACCOUNT : k == RTK_N_APPS ? RTK_K_APP : RTK_K_WEBHOOK;
 }
 
+/* Is file index of dir the collection document (apps.json, webhooks.json)? */
+static bool is_doc(const struct rtk_ino_node *dir, unsigned index)
+{
+	return index == RTK_PATH_DOC_INDEX &&
+	       (dir->kind == RTK_N_ACCOUNT || dir->kind == RTK_N_APP);
+}
+
 /* ---- attributes ---- */
+
+/* The collection document of object dir: its listing (a new reference) and bytes. */
+static int get_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, const struct rtk_op *op,
+		   struct rtk_held **hold, const struct rtk_coll_doc **doc)
+{
+	struct rtk_ids ids;
+	int err;
+
+	rtk_ino_ids(dir, &ids);
+	err = rtk_coll_get(t->coll, obj_kind_of(dir->kind) + 1, &ids, op, hold);
+	if (err)
+		return err;
+	err = rtk_coll_doc(*hold, doc);
+	if (err)
+		rtk_held_unref(*hold);
+	return err;
+}
+
+static int doc_attr(struct rtk_tree *t, const struct rtk_ino_node *dir, const struct rtk_op *op,
+		    struct rtk_attr *out)
+{
+	const struct rtk_coll_doc *doc;
+	struct rtk_held *h;
+	int err = get_doc(t, dir, op, &h, &doc);
+
+	if (err)
+		return err;
+	rtk_attr_dir(&t->attr, rtk_ino_file(dir, RTK_PATH_DOC_INDEX), doc->mtime, out);
+	out->st.st_mode = S_IFREG | 0444;
+	out->st.st_size = (off_t)doc->len;
+	out->st.st_blocks = (blkcnt_t)((doc->len + 511) / 512);
+	rtk_held_unref(h);
+	return 0;
+}
 
 static int collection_attr(struct rtk_tree *t, const struct rtk_ino_node *n,
 			   const struct rtk_op *op, struct rtk_attr *out)
@@ -119,6 +160,8 @@ static int file_attr(struct rtk_tree *t, struct rtk_ino_node *dir, unsigned inde
 	}
 	if (dir->kind != RTK_N_ACCOUNT && dir->kind != RTK_N_APP && dir->kind != RTK_N_WEBHOOK)
 		return -ENOENT;
+	if (is_doc(dir, index))
+		return doc_attr(t, dir, op, out);
 	if (index >= RTK_F__N || !rtk_path_field_name(obj_kind_of(dir->kind), index))
 		return -ENOENT;
 	rtk_ino_ids(dir, &ids);
@@ -143,7 +186,8 @@ static int file_dir(struct rtk_tree *t, uint64_t ino, struct rtk_ino_node **dir,
 	*dir = rtk_ino_file_of(t->ino, ino, index);
 	if (!*dir)
 		return rtk_ino_is_dir(ino) ? -EISDIR : -ENOENT;
-	if (*index >= ((*dir)->kind == RTK_N_CTL_DIR ? (unsigned)RTK_CTL__N : (unsigned)RTK_F__N))
+	if (*index >= ((*dir)->kind == RTK_N_CTL_DIR ? (unsigned)RTK_CTL__N : (unsigned)RTK_F__N) &&
+	    !is_doc(*dir, *index))
 		return -ENOENT;
 	return 0;
 }
@@ -213,6 +257,8 @@ int rtk_tree_lookup(struct rtk_tree *t, uint64_t parent, const char *name,
 		return file_attr(t, p, step.field, op, out);
 	case RTK_N_CTL_FILE:
 		return file_attr(t, p, step.ctl, op, out);
+	case RTK_N_DOC:
+		return file_attr(t, p, RTK_PATH_DOC_INDEX, op, out);
 	case RTK_N_ACCOUNT:
 	case RTK_N_APP:
 	case RTK_N_WEBHOOK:
@@ -362,6 +408,16 @@ static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const stru
 	if (n->kind != RTK_N_WEBHOOK) {
 		enum rtk_node_kind sub = n->kind == RTK_N_ACCOUNT ? RTK_N_APPS : RTK_N_WEBHOOKS;
 
+		/*
+		 * The collection document: its size comes from the sub-collection's listing,
+		 * which ls of this directory should not fetch: offer it uncached (size 0);
+		 * the kernel asks for its attributes before reading it.
+		 */
+		rtk_attr_volatile_file(&t->attr, rtk_ino_file(n, RTK_PATH_DOC_INDEX), 0444, 0, &a);
+		a.st.st_mtim = a.st.st_ctim = a.st.st_atim = rtk_attr_obj_time(&t->attr, owner);
+		if (!offer(e, rtk_path_doc_name(k + 1), &a))
+			goto out_unref;
+
 		c = rtk_ino_child(t->ino, n, rtk_path_collection_name(k + 1), sub, e->plus);
 		if (!c) {
 			err = -ENOMEM;
@@ -421,6 +477,23 @@ int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
 
 /* ---- read ---- */
 
+static int read_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, uint64_t off,
+		    size_t size, const struct rtk_op *op, struct rtk_tree_data *out)
+{
+	const struct rtk_coll_doc *doc;
+	struct rtk_held *h;
+	int err = get_doc(t, dir, op, &h, &doc);
+
+	if (err)
+		return err;
+	out->hold = h;
+	if (off < doc->len) {
+		out->p = doc->bytes + off;
+		out->n = doc->len - off < size ? doc->len - off : size;
+	}
+	return 0;
+}
+
 int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 		  const struct rtk_op *op, struct rtk_tree_data *out)
 {
@@ -443,6 +516,8 @@ int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 		out->p = out->owned;
 		return err;
 	}
+	if (is_doc(dir, index))
+		return read_doc(t, dir, off, size, op, out);
 	rtk_ino_ids(dir, &ids);
 	err = rtk_coll_get_object(t->coll, obj_kind_of(dir->kind), &ids, op, &h, &o);
 	if (err)

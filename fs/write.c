@@ -473,8 +473,7 @@ static int flush_new(struct rtk_write *w, struct rtk_write_file *f, const struct
 	pending_remove(w, f->pending);
 	if (hk->inval_entry)
 		hk->inval_entry(hk->ctx, f->dir->ino, f->pending->name);
-	if (hk->inval_inode)
-		hk->inval_inode(hk->ctx, f->dir->ino);
+	rtk_ino_inval_collection(hk, f->dir);
 	free(f->pending);
 	f->pending = NULL;
 	return err;
@@ -537,8 +536,7 @@ int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char
 		return err;
 	err = send_write(w, "DELETE", path, key, NULL, name, op, NULL);
 	rtk_ino_inval_object(&w->cfg.hooks, rtk_ino_find(w->cfg.ino, parent, name));
-	if (w->cfg.hooks.inval_inode)
-		w->cfg.hooks.inval_inode(w->cfg.hooks.ctx, parent->ino);
+	rtk_ino_inval_collection(&w->cfg.hooks, parent);
 	if (!err)
 		rtk_info("deleted webhook '%s'", path);
 	return err;

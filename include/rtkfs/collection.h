@@ -41,12 +41,28 @@ struct rtk_prefetch;
 #define RTK_COLL_PAGES_MAX 100
 #define RTK_COLL_KEY_MAX 512 /* an API path of a collection, ids percent-encoded */
 
+#define RTK_COLL_DOC_MAX (64u << 20) /* bytes of one collection document */
+
+/* A listing as one JSON document (apps.json, webhooks.json; DESIGN §7). */
+struct rtk_coll_doc {
+	size_t len;
+	struct timespec mtime; /* the newest object's (when empty: of the membership) */
+	char bytes[];
+};
+
 /* A listing as the cache holds it. Immutable once stored; shared by reference. */
 struct rtk_held {
 	atomic_uint refs;
 	struct rtk_listing *l;
 	struct timespec changed; /* membership last changed: the collection dir's mtime */
+	_Atomic(struct rtk_coll_doc *) doc; /* rendered on first use (rtk_coll_doc) */
 };
+
+/*
+ * The listing of h as one JSON document, rendered on first use and kept (and freed) with
+ * the listing: valid while the caller holds h. 0, -EFBIG, -ENOMEM.
+ */
+int rtk_coll_doc(struct rtk_held *h, const struct rtk_coll_doc **out);
 
 void rtk_held_ref(struct rtk_held *h);
 void rtk_held_unref(struct rtk_held *h); /* NULL is a no-op */

@@ -106,7 +106,12 @@ void rtk_ino_ids(const struct rtk_ino_node *n, struct rtk_ids *ids);
 /* Directory nodes in the table (for statistics and tests). */
 size_t rtk_ino_count(struct rtk_ino *t);
 
-/* Tell the kernel to drop what it holds of object directory dir and its files. */
+/* Tell the kernel to drop what it holds of object directory dir and its files, and of the
+ * collection document that lists it. */
 void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir);
+
+/* Tell the kernel that the membership of collection directory coll changed: its listing, and
+ * the collection document of its owner. */
+void rtk_ino_inval_collection(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *coll);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rtkfs/buf.h"
 #include "rtkfs/kind.h"
 #include "rtkfs/obj.h"
 
@@ -38,6 +39,13 @@ const struct rtk_obj *rtk_listing_find(const struct rtk_listing *l, const char *
 
 /* Approximate heap bytes held by the listing and its objects (for the cache's memory cap). */
 size_t rtk_listing_bytes(const struct rtk_listing *l);
+
+/*
+ * The listing as one JSON array of its objects' <kind>.json documents, in the server's order,
+ * pretty-printed like them (two-space indent) with a final newline: "[]\n" when empty. Bare
+ * objects are left out. Appends to out: 0, -EFBIG past out's cap, -ENOMEM.
+ */
+int rtk_listing_render_array(const struct rtk_listing *l, struct rtk_buf *out);
 
 /* Same objects (rtk_obj_equal) in the same order. */
 bool rtk_listing_equal(const struct rtk_listing *a, const struct rtk_listing *b);

@@ -13,7 +13,8 @@
  *   /accounts/A/apps/P/webhooks/W      WEBHOOK
  *   /accounts/A/apps/P/webhooks/W/{id,name,url,enabled,events,created_at,updated_at,
  *                                   webhook.json}     FIELD
- *   /.rtkfs, /.rtkfs/{status,stats.json,ctl}           CTL_DIR, CTL_FILE
+ *   /accounts/A/apps.json, /accounts/A/apps/P/webhooks.json  DOC
+ *   /.rtkfs, /.rtkfs/{status,stats.json,ctl,metrics}   CTL_DIR, CTL_FILE
  *
  * Whether an id really exists is for the tree to say (it asks the cache); path only says
  * whether a name could exist at a place.
@@ -37,6 +38,7 @@ enum rtk_node_kind {
 	RTK_N_FIELD,
 	RTK_N_CTL_DIR,
 	RTK_N_CTL_FILE,
+	RTK_N_DOC, /* apps.json, webhooks.json: a whole collection as one JSON array */
 	RTK_N__N,
 };
 
@@ -44,13 +46,21 @@ enum rtk_ctl_file {
 	RTK_CTL_STATUS,
 	RTK_CTL_STATS_JSON,
 	RTK_CTL_CTL,
+	RTK_CTL_METRICS,
 	RTK_CTL__N,
 };
+
+/*
+ * The file index, in its object's directory, of the collection document (apps.json in an
+ * account, webhooks.json in an app): after the fields.
+ */
+#define RTK_PATH_DOC_INDEX RTK_F__N
 
 /* What one name under a node of a known kind denotes. */
 struct rtk_path_step {
 	enum rtk_node_kind kind;
-	enum rtk_kind obj;     /* FIELD: whose field; ACCOUNT/APP/WEBHOOK: that kind */
+	enum rtk_kind obj;     /* FIELD: whose field; ACCOUNT/APP/WEBHOOK: that kind; DOC: the
+				* kind of the objects it lists */
 	enum rtk_field field;  /* FIELD only, else RTK_F__N */
 	enum rtk_ctl_file ctl; /* CTL_FILE only, else RTK_CTL__N */
 };
@@ -102,7 +112,11 @@ bool rtk_path_field_is_writable(enum rtk_kind k, enum rtk_field f);
  * for a kind that is not one. */
 const char *rtk_path_collection_name(enum rtk_kind k);
 
-/* The name of a control file ("status", "stats.json", "ctl"). */
+/* The name of the collection document of the objects of kind listed ("apps.json",
+ * "webhooks.json"), or NULL when there is none (accounts). */
+const char *rtk_path_doc_name(enum rtk_kind listed);
+
+/* The name of a control file ("status", "stats.json", "ctl", "metrics"). */
 const char *rtk_path_ctl_name(enum rtk_ctl_file c);
 
 /*

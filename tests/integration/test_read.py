@@ -35,12 +35,13 @@ def test_tree_names(api, mount):
     m = mount(api)
     assert os.listdir(m.path()) == ["accounts"]
     assert sorted(os.listdir(m / "accounts")) == sorted([A, B])
-    assert sorted(os.listdir(m / f"accounts/{A}")) == ["account.json", "apps", "id", "name"]
+    assert sorted(os.listdir(m / f"accounts/{A}")) == ["account.json", "apps", "apps.json", "id",
+                                                       "name"]
     apps = [app["id"] for app in api.apps(A)]
     assert len(apps) == 7
     assert sorted(os.listdir(m / f"accounts/{A}/apps")) == sorted(apps)
     assert sorted(os.listdir(m / f"accounts/{A}/apps/{P}")) == [
-        "app.json", "created_at", "id", "name", "webhooks"]
+        "app.json", "created_at", "id", "name", "webhooks", "webhooks.json"]
     hooks = [w["id"] for w in api.webhooks(A, P)]
     assert sorted(os.listdir(m / wdir())) == sorted(hooks)
     assert sorted(os.listdir(m / wdir() / hooks[0])) == WEBHOOK_FILES
@@ -124,11 +125,14 @@ def test_grep_r_over_the_demo_tree(api, mount):
     api.clear_log()
     out = run(["grep", "-rl", "meeting.transcript", "accounts"], cwd=m.path())
     assert out.returncode == 0, out.stderr
-    expected = sorted(
-        f"accounts/{acc['id']}/apps/{app['id']}/webhooks/{h['id']}/{f}"
+    expected = sorted(set(
+        path
         for acc in api.accounts() for app in api.apps(acc["id"])
         for h in api.webhooks(acc["id"], app["id"])
-        if "meeting.transcript" in h["events"] for f in ("events", "webhook.json"))
+        if "meeting.transcript" in h["events"]
+        for path in (f"accounts/{acc['id']}/apps/{app['id']}/webhooks/{h['id']}/events",
+                     f"accounts/{acc['id']}/apps/{app['id']}/webhooks/{h['id']}/webhook.json",
+                     f"accounts/{acc['id']}/apps/{app['id']}/webhooks.json")))
     assert sorted(out.stdout.split()) == expected
     napps = sum(len(api.apps(acc["id"])) for acc in api.accounts())
     cold = len(api.requests())
@@ -150,7 +154,8 @@ def test_find_lists_every_file(api, mount):
     nhooks = sum(len(api.webhooks(a["id"], p["id"])) for a in api.accounts()
                  for p in api.apps(a["id"]))
     napps = sum(len(api.apps(a["id"])) for a in api.accounts())
-    assert len(files) == 3 * len(api.accounts()) + 4 * napps + 8 * nhooks
+    # account: id, name, account.json, apps.json; app: 4 fields, webhooks.json; webhook: 8.
+    assert len(files) == 4 * len(api.accounts()) + 5 * napps + 8 * nhooks
 
 
 def test_reads_within_ttl_are_free_and_after_ttl_refresh_once(api, mount):
@@ -217,7 +222,7 @@ def test_pages_of_accounts_and_apps_all_appear(make_api, mount):
 def test_named_accounts_need_no_account_listing(api, mount):
     m = mount(api, options={"account": f"{B}"})
     assert os.listdir(m / "accounts") == [B]
-    assert sorted(os.listdir(m / f"accounts/{B}")) == ["apps"]   # no name: not listed
+    assert sorted(os.listdir(m / f"accounts/{B}")) == ["apps", "apps.json"]  # no name: not listed
     assert len(os.listdir(m / f"accounts/{B}/apps")) == 2
     assert api.count("GET", LIST_ACCOUNTS) == 0
 

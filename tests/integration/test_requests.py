@@ -48,8 +48,10 @@ def expected_matches(fx):
         for app in acc["apps"]:
             for hook in app["webhooks"]:
                 if EVENT in hook["events"]:
-                    d = f"accounts/{acc['id']}/apps/{app['id']}/webhooks/{hook['id']}"
-                    out |= {f"{d}/events", f"{d}/webhook.json"}
+                    a = f"accounts/{acc['id']}/apps/{app['id']}"
+                    d = f"{a}/webhooks/{hook['id']}"
+                    # The app's webhooks.json holds the same object (SEMANTICS.md).
+                    out |= {f"{d}/events", f"{d}/webhook.json", f"{a}/webhooks.json"}
     return out
 
 

@@ -177,6 +177,7 @@ static void test_ctl(void)
 	CHECK_EQ_STR(rtk_path_ctl_name(RTK_CTL_STATUS), "status");
 	CHECK_EQ_STR(rtk_path_ctl_name(RTK_CTL_STATS_JSON), "stats.json");
 	CHECK_EQ_STR(rtk_path_ctl_name(RTK_CTL_CTL), "ctl");
+	CHECK_EQ_STR(rtk_path_ctl_name(RTK_CTL_METRICS), "metrics");
 	CHECK(rtk_path_ctl_name(RTK_CTL__N) == NULL);
 }
 
@@ -342,6 +343,27 @@ static void test_encode(void)
 	CHECK_EQ_INT(rtk_path_encode("a", 1, out, 0), -ENAMETOOLONG);
 }
 
+static void test_docs(void)
+{
+	struct rtk_path p;
+	struct rtk_path_step s;
+
+	CHECK_EQ_INT(rtk_path_parse("/accounts/023e105f4ecef8ad9ca31a8372d0c353/apps.json", &p), 0);
+	CHECK_EQ_INT(p.step.kind, RTK_N_DOC);
+	CHECK_EQ_INT(p.step.obj, RTK_K_APP);
+	CHECK_EQ_INT(rtk_path_step(RTK_N_APP, "webhooks.json", &s), 0);
+	CHECK_EQ_INT(s.kind, RTK_N_DOC);
+	CHECK_EQ_INT(s.obj, RTK_K_WEBHOOK);
+	CHECK_EQ_INT(rtk_path_step(RTK_N_WEBHOOK, "webhooks.json", &s), -ENOENT);
+	CHECK_EQ_INT(rtk_path_step(RTK_N_ACCOUNT, "webhooks.json", &s), -ENOENT);
+	CHECK_EQ_INT(rtk_path_step(RTK_N_DOC, "x", &s), -ENOTDIR);
+	CHECK_EQ_INT(rtk_path_parse("/accounts/023e105f4ecef8ad9ca31a8372d0c353/apps.json/x", &p),
+		     -ENOTDIR);
+	CHECK_EQ_STR(rtk_path_doc_name(RTK_K_APP), "apps.json");
+	CHECK_EQ_STR(rtk_path_doc_name(RTK_K_WEBHOOK), "webhooks.json");
+	CHECK(rtk_path_doc_name(RTK_K_ACCOUNT) == NULL);
+}
+
 int main(void)
 {
 	RUN(test_id_is_safe);
@@ -355,5 +377,6 @@ int main(void)
 	RUN(test_step);
 	RUN(test_writable);
 	RUN(test_encode);
+	RUN(test_docs);
 	return check_summary();
 }

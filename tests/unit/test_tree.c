@@ -215,14 +215,14 @@ static void test_root_and_collections(void)
 	CHECK_EQ_STR(ls(&fx, "", &n, &err), ".,..,accounts");
 	CHECK_EQ_INT(err, 0);
 	CHECK_EQ_STR(ls(&fx, "accounts", &n, &err), ".,..," A1 "," A2);
-	CHECK_EQ_STR(ls(&fx, "accounts/" A1, &n, &err), ".,..,id,name,account.json,apps");
+	CHECK_EQ_STR(ls(&fx, "accounts/" A1, &n, &err), ".,..,id,name,account.json,apps.json,apps");
 	CHECK_EQ_STR(ls(&fx, "accounts/" A1 "/apps", &n, &err), ".,..," P1 "," P2 "," P3);
 	CHECK_EQ_INT(err, 0);
 	/* Two pages, one request each; the accounts once, whatever was asked since. */
 	CHECK_EQ_INT(fake_api_count("GET", APPS_PATH), 2);
 	CHECK_EQ_INT(fake_api_count("GET", "/accounts"), 1);
 	CHECK_EQ_STR(ls(&fx, "accounts/" A1 "/apps/" P1, &n, &err),
-		     ".,..,id,name,created_at,app.json,webhooks");
+		     ".,..,id,name,created_at,app.json,webhooks.json,webhooks");
 	CHECK_EQ_STR(ls(&fx, "accounts/" A1 "/apps/" P1 "/webhooks", &n, &err),
 		     ".,..," W1 "," W2);
 	CHECK_EQ_STR(ls(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1, &n, &err),
@@ -294,6 +294,47 @@ static void test_read_only_modes(void)
 	teardown(&fx);
 }
 
+/* ---- collection documents ---- */
+
+static void test_collection_documents(void)
+{
+	struct fixture fx;
+	struct rtk_attr a;
+	static char buf[16384], one[4096];
+	int n;
+
+	if (!setup(&fx, false))
+		return;
+	serve_demo();
+	n = cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks.json", buf, sizeof(buf));
+	CHECK(n > 0);
+	/* The same objects as each webhook.json, in the server's order, as one array. */
+	CHECK(strncmp(buf, "[\n  {\n    \"id\": \"" W1 "\",\n", strlen("[\n  {\n    \"id\": \"" W1 "\",\n")) == 0);
+	CHECK(strstr(buf, "\"id\": \"" W2 "\"") > strstr(buf, "\"id\": \"" W1 "\""));
+	CHECK(n > 3 && strcmp(buf + n - 3, "\n]\n") == 0);
+	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/webhook.json", one, sizeof(one));
+	CHECK(strstr(buf, "    \"name\": \"recorder\",\n") != NULL);
+	CHECK(strstr(one, "  \"name\": \"recorder\",\n") != NULL);
+	/* Served from the one listing: no request of its own. */
+	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 1);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks.json", &a), 0);
+	CHECK_EQ_INT(a.st.st_size, n);
+	CHECK_EQ_INT(a.st.st_mode & 0777, 0444);
+	CHECK_EQ_INT(a.st.st_mtim.tv_sec, 1706781600); /* the newest updated_at */
+	n = cat(&fx, "accounts/" A1 "/apps.json", buf, sizeof(buf));
+	CHECK(n > 0 && strstr(buf, "\"name\": \"support\"") != NULL);
+	CHECK_EQ_INT(fake_api_count("GET", APPS_PATH), 2);
+	/* Not a directory, not writable, and not in a webhook's directory. */
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps.json/x", &a), -ENOTDIR);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/webhooks.json", &a),
+		     -ENOENT);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps.json", &a), 0);
+	CHECK_EQ_INT(rtk_tree_open(fx.tree, a.st.st_ino, O_WRONLY, &fx.op,
+				   &(struct rtk_tree_open){0}),
+		     -EACCES);
+	teardown(&fx);
+}
+
 /* ---- control files ---- */
 
 static void test_control_files(void)
@@ -307,7 +348,7 @@ static void test_control_files(void)
 	if (!setup(&fx, false))
 		return;
 	serve_demo();
-	CHECK_EQ_STR(ls(&fx, ".rtkfs", &n, &err), ".,..,status,stats.json,ctl");
+	CHECK_EQ_STR(ls(&fx, ".rtkfs", &n, &err), ".,..,status,stats.json,ctl,metrics");
 	CHECK_EQ_INT(err, 0);
 	CHECK(cat(&fx, ".rtkfs/status", buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "base url:     http://127.0.0.1:1/fake\n") != NULL);
@@ -647,6 +688,7 @@ int main(void)
 	RUN(test_root_and_collections);
 	RUN(test_fields);
 	RUN(test_read_only_modes);
+	RUN(test_collection_documents);
 	RUN(test_control_files);
 	RUN(test_paging_without_progress);
 	RUN(test_paging_cap);
