@@ -48,14 +48,6 @@ struct rtk_budget {
 	uint64_t waited, refused, pauses;
 };
 
-uint64_t rtk_clock_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * RTK_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 struct rtk_budget *rtk_budget_new(unsigned limit, unsigned window_s, struct rtk_clock clock)
 {
 	struct rtk_budget *b;
