@@ -41,6 +41,7 @@
 #include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/clock.h"
+#include "rtkfs/http.h"
 #include "rtkfs/log.h"
 
 #define MAX_ATTEMPTS 4
@@ -709,8 +710,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 		}
 		return n;
 	}
-	rtk_budget_parse_header(data, n, (long)time(NULL), &at->remaining, &at->reset_s,
-				&at->retry_after_s);
+	rtk_http_parse_ratelimit_header(data, n, (long)rtk_clock_wall_s(), &at->remaining,
+					&at->reset_s, &at->retry_after_s);
 	return n;
 }
 
@@ -1071,7 +1072,7 @@ static void log_outcome(struct rtk_api *api, const struct rtk_api_req *req,
 	pthread_mutex_lock(&api->stats_mu);
 	snprintf(api->stats.last_error, sizeof(api->stats.last_error), "%s %s%s%s: %s", req->method,
 		 req->path, q, qs, why);
-	api->stats.last_error_time = (int64_t)time(NULL);
+	api->stats.last_error_time = rtk_clock_wall_s();
 	pthread_mutex_unlock(&api->stats_mu);
 }
 

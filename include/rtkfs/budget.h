@@ -52,14 +52,4 @@ bool rtk_budget_is_paused(struct rtk_budget *b);
 
 void rtk_budget_get_stats(struct rtk_budget *b, struct rtk_budget_stats *st);
 
-/*
- * Parse rate-limit response headers (one header line, "Name: value", as curl delivers them)
- * into remaining/reset/retry-after; fields not in this line are left untouched. Understands
- * `Ratelimit: "default";r=N;t=S`, `Ratelimit-Policy`, `x-ratelimit-remaining: N`,
- * `x-ratelimit-reset: <RFC 1123 date or seconds>` (now_s: wall-clock seconds, for dates)
- * and `retry-after: <seconds or HTTP date>`. Returns true when the line was one of these.
- */
-bool rtk_budget_parse_header(const char *line, size_t len, long now_s, long *remaining,
-			     long *reset_s, long *retry_after_s);
-
 #endif
