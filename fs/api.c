@@ -654,6 +654,22 @@ void rtk_api_get_stats(struct rtk_api *api, struct rtk_api_stats *st)
 	pthread_mutex_lock(&api->stats_mu);
 	*st = api->stats;
 	pthread_mutex_unlock(&api->stats_mu);
+	st->has_budget = api->budget != NULL;
+	if (api->budget)
+		rtk_budget_get_stats(api->budget, &st->budget);
+	else
+		memset(&st->budget, 0, sizeof(st->budget));
+}
+
+bool rtk_api_is_paused(struct rtk_api *api)
+{
+	return api->budget && rtk_budget_is_paused(api->budget);
+}
+
+void rtk_api_resume(struct rtk_api *api)
+{
+	if (api->budget)
+		rtk_budget_resume(api->budget);
 }
 
 /* ---- callbacks ---- */

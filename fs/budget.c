@@ -221,6 +221,17 @@ void rtk_budget_pause(struct rtk_budget *b, unsigned retry_after_s)
 	pthread_mutex_unlock(&b->mu);
 }
 
+void rtk_budget_resume(struct rtk_budget *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->paused_until_ns = 0;
+	/* A server's "0 left until ..." is a pause too (Ratelimit: r=0;t=86400). */
+	if (b->server_known && b->server_left <= 0)
+		b->server_known = false;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
 bool rtk_budget_is_paused(struct rtk_budget *b)
 {
 	bool paused;

@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
 
 struct rtk_api;
-struct rtk_budget;
 
 struct rtk_api_config {
 	const char *base_url;   /* "https://api.cloudflare.com/client/v4"; no trailing '/' needed */
@@ -113,8 +113,20 @@ struct rtk_api_stats {
 	int last_errno;
 	char last_error[256];  /* "GET /accounts: HTTP 503: <server message>" (no token) */
 	int64_t last_error_time; /* wall clock seconds, 0 when none */
+	bool has_budget;       /* the client has a rate budget; budget is all zero when not */
+	struct rtk_budget_stats budget;
 };
+/* A snapshot of the counters (and of the rate budget's, when there is one). */
 void rtk_api_get_stats(struct rtk_api *api, struct rtk_api_stats *st);
+
+/* Is the client holding back every request because the server said 429 (a pause)? */
+bool rtk_api_is_paused(struct rtk_api *api);
+
+/*
+ * End a 429 pause at once (`echo resume > .rtkfs/ctl`): the next request goes out, and
+ * callers waiting for the pause to pass are woken. No-op without a budget or a pause.
+ */
+void rtk_api_resume(struct rtk_api *api);
 
 /*
  * Take the token out of text that came from the server (an error message about to be logged

@@ -47,6 +47,9 @@ void rtk_budget_observe(struct rtk_budget *b, long remaining, long reset_s);
 /* A 429: no request goes out for retry_after_s seconds (at least 1). Wakes no one early. */
 void rtk_budget_pause(struct rtk_budget *b, unsigned retry_after_s);
 
+/* End a 429 pause at once and wake every waiter; the next acquire may go. */
+void rtk_budget_resume(struct rtk_budget *b);
+
 /* Is a 429 pause running now? */
 bool rtk_budget_is_paused(struct rtk_budget *b);
 

@@ -735,8 +735,9 @@ static void test_429_pauses(void)
 	    {SEND,
 	     "HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\n"
 	     "Ratelimit: \"default\";r=0;t=30\r\nContent-Length: 0\r\n\r\n",
-	     0}};
-	struct srv *s = srv_start(script, 1);
+	     0},
+	    {SEND, ok_body, 0}};
+	struct srv *s = srv_start(script, 2);
 	struct rtk_clock real = {0};
 	struct rtk_budget *b = rtk_budget_new(100, 300, real);
 	struct rtk_api *api = client(s, b, 1000);
@@ -760,6 +761,19 @@ static void test_429_pauses(void)
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EAGAIN);
 	CHECK_EQ_INT(resp.attempts, 0);
 	CHECK_EQ_INT(atomic_load(&s->requests), 1);
+	/* The api reports the pause and the budget, and resume ends the pause at once. */
+	CHECK(rtk_api_is_paused(api));
+	rtk_api_get_stats(api, &st);
+	CHECK(st.has_budget);
+	CHECK_EQ_INT(st.budget.pauses, 1);
+	CHECK(st.budget.paused_until_ns != 0);
+	rtk_api_resume(api);
+	CHECK(!rtk_api_is_paused(api));
+	rtk_api_get_stats(api, &st);
+	CHECK_EQ_INT(st.budget.paused_until_ns, 0);
+	req.deadline_ns = rtk_clock_mono_ns() + 2000 * MS;
+	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), 0);
+	CHECK_EQ_INT(atomic_load(&s->requests), 2);
 	rtk_api_resp_release(&resp);
 	rtk_api_free(api);
 	rtk_budget_free(b);
