@@ -496,66 +496,78 @@ static void conn_give(struct rtk_api *api, struct conn *c, bool keep)
 
 /* ---- the errno table (DESIGN §5): the one place HTTP and curl become errno ---- */
 
+/*
+ * Every CURLcode we tell apart: its errno and whether a GET may be retried after it. Both
+ * rtk_api_errno and the retry decision read this one table; a code not listed is -EIO and
+ * not retried.
+ */
+static const struct curl_class {
+	CURLcode code;
+	int err;
+	bool retry;
+} curl_classes[] = {
+    /* The connect cap may fire well before the caller's deadline: the deadline decides. */
+    {CURLE_OPERATION_TIMEDOUT, -ETIMEDOUT, true},
+    {CURLE_COULDNT_CONNECT, -ECONNREFUSED, true},
+    {CURLE_COULDNT_RESOLVE_HOST, -EHOSTUNREACH, true},
+    {CURLE_COULDNT_RESOLVE_PROXY, -EHOSTUNREACH, false},
+    /*
+     * The connection broke mid-way: -EIO, like a 5xx, rather than -ECONNRESET, so that the
+     * layers above treat it with the other "remote failed, data unknown" errors (the cache
+     * serves stale data for EIO; DESIGN §5 has no ECONNRESET). A TLS handshake that fails
+     * (often a middlebox dropping the connection) is the same kind of failure.
+     */
+    {CURLE_SEND_ERROR, -EIO, true},
+    {CURLE_RECV_ERROR, -EIO, true},
+    {CURLE_GOT_NOTHING, -EIO, true},
+    {CURLE_PARTIAL_FILE, -EIO, true},
+    {CURLE_HTTP2, -EIO, true},
+    {CURLE_HTTP2_STREAM, -EIO, true},
+    {CURLE_SSL_CONNECT_ERROR, -EIO, true},
+    /* The answer is not something we accept: too big, undecodable, not HTTP. */
+    {CURLE_WRITE_ERROR, -EPROTO, false},
+    {CURLE_FILESIZE_EXCEEDED, -EPROTO, false},
+    {CURLE_BAD_CONTENT_ENCODING, -EPROTO, false},
+    {CURLE_WEIRD_SERVER_REPLY, -EPROTO, false},
+    {CURLE_UNSUPPORTED_PROTOCOL, -EPROTO, false},
+    {CURLE_TOO_MANY_REDIRECTS, -EPROTO, false},
+    /*
+     * The peer is not who it must be (certificate not trusted, wrong name, bad status): a
+     * protocol-level refusal to talk, not a network error to retry or paper over, and not
+     * EACCES, which means "the token was refused".
+     */
+    {CURLE_PEER_FAILED_VERIFICATION, -EPROTO, false},
+    {CURLE_SSL_CERTPROBLEM, -EPROTO, false},
+    {CURLE_SSL_CIPHER, -EPROTO, false},
+    {CURLE_SSL_ISSUER_ERROR, -EPROTO, false},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, -EPROTO, false},
+    {CURLE_SSL_INVALIDCERTSTATUS, -EPROTO, false},
+    {CURLE_USE_SSL_FAILED, -EPROTO, false},
+    /* A local configuration problem: -o cacert names something that is not a CA bundle. */
+    {CURLE_SSL_CACERT_BADFILE, -EINVAL, false},
+    {CURLE_URL_MALFORMAT, -EINVAL, false},
+    {CURLE_OUT_OF_MEMORY, -ENOMEM, false},
+    /* rtk_api_call replaces this with -ETIMEDOUT when the deadline was the reason. */
+    {CURLE_ABORTED_BY_CALLBACK, -EINTR, false},
+};
+
+/* The class of a failed transfer (code != CURLE_OK). */
+static struct curl_class classify(CURLcode code)
+{
+	struct curl_class other = {code, -EIO, false};
+	size_t i;
+
+	for (i = 0; i < sizeof(curl_classes) / sizeof(curl_classes[0]); i++)
+		if (curl_classes[i].code == code)
+			return curl_classes[i];
+	return other;
+}
+
 int rtk_api_errno(long status, int curl_code)
 {
 	/* A transfer error decides even when a status came first (body cut, too big, timeout). */
-	switch ((CURLcode)curl_code) {
-	case CURLE_OK:
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	/*
-	 * The connection broke mid-way: -EIO, like a 5xx, rather than -ECONNRESET, so that the
-	 * layers above treat it with the other "remote failed, data unknown" errors (the cache
-	 * serves stale data for EIO; DESIGN §5 has no ECONNRESET). A TLS handshake that fails
-	 * (often a middlebox dropping the connection) is the same kind of failure.
-	 */
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return -EIO;
-	/* The answer is not something we accept: too big, undecodable, not HTTP. */
-	case CURLE_WRITE_ERROR:
-	case CURLE_FILESIZE_EXCEEDED:
-	case CURLE_BAD_CONTENT_ENCODING:
-	case CURLE_WEIRD_SERVER_REPLY:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_TOO_MANY_REDIRECTS:
-		return -EPROTO;
-	/*
-	 * The peer is not who it must be (certificate not trusted, wrong name, bad status): a
-	 * protocol-level refusal to talk, not a network error to retry or paper over, and not
-	 * EACCES, which means "the token was refused".
-	 */
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_USE_SSL_FAILED:
-		return -EPROTO;
-	/* A local configuration problem: -o cacert names something that is not a CA bundle. */
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_URL_MALFORMAT:
-		return -EINVAL;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	/* rtk_api_call replaces this with -ETIMEDOUT when the deadline was the reason. */
-	case CURLE_ABORTED_BY_CALLBACK:
-		return -EINTR;
-	default:
-		return -EIO;
-	}
+	if ((CURLcode)curl_code != CURLE_OK)
+		return classify((CURLcode)curl_code).err;
 	if (status >= 200 && status <= 299)
 		return 0;
 	if (status == 400 || status == 422)
@@ -884,25 +896,6 @@ static CURLcode drive(struct conn *c, struct attempt *at)
 	return res;
 }
 
-static bool code_is_retryable(CURLcode code)
-{
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_OPERATION_TIMEDOUT: /* the connect cap; the deadline check decides */
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* ---- retry helpers ---- */
 
 static uint64_t random_u64(struct rtk_api *api)
@@ -1157,7 +1150,7 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 
 	if (n + 1 >= MAX_ATTEMPTS)
 		return false;
-	if (code != CURLE_OK ? !code_is_retryable(code)
+	if (code != CURLE_OK ? !classify(code).retry
 			     : status != 429 && (status < 500 || status > 599))
 		return false;
 	/* A caller with a stale answer to give does not wait out a 429. */
