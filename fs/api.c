@@ -481,11 +481,16 @@ static int conn_take(struct rtk_api *api, struct conn *c)
 	return 0;
 }
 
-/* Give c back; a connection whose transfer went wrong is closed rather than kept. */
-static void conn_give(struct rtk_api *api, struct conn *c, bool keep)
+/*
+ * Give the pair back to the pool, whatever its transfer did (closed only when the pool is
+ * full). A connection that went wrong needs nothing from us: libcurl closes a connection
+ * whose transfer failed or was stopped mid-way instead of keeping it in the multi's cache,
+ * so what the pair keeps is only what is fit for reuse.
+ */
+static void conn_give(struct rtk_api *api, struct conn *c)
 {
 	pthread_mutex_lock(&api->pool_mu);
-	if (keep && api->n_pool < POOL_MAX) {
+	if (api->n_pool < POOL_MAX) {
 		api->pool[api->n_pool++] = *c;
 		c = NULL;
 	}
@@ -1236,8 +1241,7 @@ int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_
 			break;
 		}
 	}
-	/* libcurl itself closes a connection that went wrong; the pair stays reusable. */
-	conn_give(api, &c, true);
+	conn_give(api, &c); /* see conn_give: libcurl drops a connection that went wrong */
 	log_outcome(api, req, &at, code, err, (rtk_clock_mono_ns() - start) / RTK_NS_PER_MS);
 release_url:
 	rtk_buf_release(&url);

@@ -221,7 +221,6 @@ static bool is_transient(int err)
 	case -ETIMEDOUT:
 	case -ECONNREFUSED:
 	case -EHOSTUNREACH:
-	case -ECONNRESET:
 	case -EAGAIN:
 	case -EIO:
 		return true;
