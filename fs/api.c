@@ -279,6 +279,7 @@ static void free_auth(struct rtk_api *api)
 {
 	if (!api->auth)
 		return;
+	rtk_log_drop_secret(api->auth + sizeof(AUTH_PREFIX) - 1);
 	explicit_bzero(api->auth, api->auth_maplen);
 	munlock(api->auth, api->auth_maplen);
 	munmap(api->auth, api->auth_maplen);
@@ -391,6 +392,7 @@ struct rtk_api *rtk_api_new(const struct rtk_api_config *cfg, char *err, size_t 
 		snprintf(err, errsz, "cannot create the API client: curl share setup failed");
 		goto free_share;
 	}
+	rtk_log_set_secret(api->auth + sizeof(AUTH_PREFIX) - 1);
 	api->max_body = cfg->max_body;
 	api->budget = cfg->budget;
 	api->error_message = cfg->error_message;
@@ -954,41 +956,10 @@ static void sanitize(char *s)
 			*s = ' ';
 }
 
-/*
- * The token out of text the server sent back (a careless or hostile server may echo it in an
- * error message, which ends in last_error and so in the control files, readable by anyone
- * the mount lets in). Every whole occurrence becomes "<redacted>"; when s was cut at its
- * size, a tail that could be the start of the token is dropped too.
- */
+/* Kept for the tree until it calls rtk_log_redact itself. */
 void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz)
 {
-	static const char mark[] = "<redacted>";
-	const char *tok = api->auth + sizeof(AUTH_PREFIX) - 1;
-	size_t tlen = strlen(tok), len, k;
-	char *hit, *from = s;
-
-	if (!tlen || !sz)
-		return;
-	while ((hit = strstr(from, tok))) {
-		len = strlen(hit + tlen);
-		if (tlen >= sizeof(mark) - 1) {
-			memcpy(hit, mark, sizeof(mark) - 1);
-			memmove(hit + sizeof(mark) - 1, hit + tlen, len + 1);
-			from = hit + sizeof(mark) - 1;
-		} else {
-			memset(hit, '*', tlen); /* too short for the mark: mask in place */
-			from = hit + tlen;
-		}
-	}
-	len = strlen(s);
-	if (len + 1 < sz)
-		return; /* not cut: no partial token at the end */
-	for (k = tlen - 1 < len ? tlen - 1 : len; k > 0; k--) {
-		if (memcmp(s + len - k, tok, k) == 0) {
-			s[len - k] = '\0';
-			break;
-		}
-	}
+	rtk_log_redact(s, sz);
 }
 
 static void count_attempt(struct rtk_api *api, enum rtk_api_endpoint ep, long status, bool retry)
@@ -1037,7 +1008,9 @@ static void describe(struct rtk_api *api, const struct attempt *at, CURLcode cod
 		if (api->error_message && resp->body.len &&
 		    api->error_message(resp->body.data, resp->body.len, msg, sizeof(msg)) == 0) {
 			sanitize(msg);
-			rtk_api_redact(api, msg, sizeof(msg));
+			/* A careless or hostile server may echo the token; the message ends in
+			 * last_error and so in the control files. */
+			rtk_log_redact(msg, sizeof(msg));
 		} else {
 			msg[0] = '\0';
 		}

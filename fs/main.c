@@ -108,7 +108,6 @@ int main(int argc, char *argv[])
 		ret = fail(err);
 		goto out;
 	}
-	rtk_log_set_secret(token);
 	mlock(token, strlen(token)); /* best effort: keep it out of swap */
 
 	/* Private unless allow_other, permissions enforced by the kernel, named in mounts. */

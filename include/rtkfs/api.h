@@ -29,7 +29,9 @@ struct rtk_api;
 
 struct rtk_api_config {
 	const char *base_url;   /* "https://api.cloudflare.com/client/v4"; no trailing '/' needed */
-	const char *token;      /* copied (into locked memory); never logged */
+	/* Copied into locked memory, which is registered with the logger (rtk_log_set_secret)
+	 * until rtk_api_free; never logged. */
+	const char *token;
 	const char *cacert;     /* extra CA bundle, or NULL */
 	size_t max_body;        /* response bytes kept; more is -EPROTO */
 	struct rtk_budget *budget; /* borrowed; NULL for none */
@@ -128,11 +130,7 @@ bool rtk_api_is_paused(struct rtk_api *api);
  */
 void rtk_api_resume(struct rtk_api *api);
 
-/*
- * Take the token out of text that came from the server (an error message about to be logged
- * or kept for the control files): each occurrence becomes "<redacted>", and when s filled sz
- * (it may have been cut), a tail that could be the token's beginning is dropped.
- */
+/* Deprecated: rtk_log_redact(s, sz), which this calls (the api registered its token). */
 void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz);
 
 /* The base URL, as normalized (no trailing '/'). */
