@@ -445,6 +445,13 @@ void rtk_api_free(struct rtk_api *api)
 	free(api);
 }
 
+const char *rtk_api_version(void)
+{
+	const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+
+	return vi && vi->version ? vi->version : "unknown";
+}
+
 const char *rtk_api_base_url(const struct rtk_api *api)
 {
 	return api->base;

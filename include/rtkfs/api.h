@@ -133,6 +133,9 @@ void rtk_api_resume(struct rtk_api *api);
 /* Deprecated: rtk_log_redact(s, sz), which this calls (the api registered its token). */
 void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz);
 
+/* libcurl's version string ("8.5.0"), for --version. Static; never NULL. */
+const char *rtk_api_version(void);
+
 /* The base URL, as normalized (no trailing '/'). */
 const char *rtk_api_base_url(const struct rtk_api *api);
 
