@@ -60,6 +60,7 @@ typedef int (*rtk_cache_fetch_fn)(void *ctx, const char *key, void *old, void **
 struct rtk_cache_stats {
 	uint64_t hits, misses, stale_serves, fetches, fetch_errors, evictions;
 	size_t entries, bytes;
+	unsigned waiting; /* callers waiting now for another caller's fetch */
 	int last_error; /* negative errno of the last failed fetch, 0 if none */
 };
 
