@@ -23,6 +23,14 @@
 #include "rtkfs/log.h"
 #include "check.h"
 
+/* Setup that must work for the test to mean anything: its failure fails the test. */
+#define REQUIRE(expr)                                                                              \
+	do {                                                                                       \
+		CHECK(expr);                                                                       \
+		if (!(expr))                                                                       \
+			return;                                                                    \
+	} while (0)
+
 #define MS RTK_NS_PER_MS
 #define TOKEN "sekrit-token-123"
 
@@ -417,9 +425,7 @@ static void test_get_sends_headers_and_reuses(void)
 	struct rtk_budget_stats bst;
 	struct rtk_api_stats st;
 
-	CHECK(s && b && api);
-	if (!s || !b || !api)
-		return;
+	REQUIRE(s && b && api);
 	req.query = "page=1&per_page=50";
 	rtk_api_resp_init(&resp, 1 << 20);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), 0);
@@ -465,8 +471,7 @@ static void test_post_body(void)
 	struct rtk_api_resp resp;
 	static const char body[] = "{\"name\":\"hook\"}";
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	req.method = "POST";
 	req.body = body;
 	req.body_len = strlen(body);
@@ -534,8 +539,7 @@ static void test_body_cap(void)
 	struct rtk_api_req req = get("/accounts", 2000);
 	struct rtk_api_resp resp;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	rtk_api_resp_init(&resp, 1 << 20);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EPROTO);
 	CHECK_EQ_INT(resp.attempts, 1);
@@ -559,8 +563,7 @@ static void test_deadline(void)
 	struct rtk_api_resp resp;
 	uint64_t t0 = rtk_clock_mono_ns(), dt;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	rtk_api_resp_init(&resp, 1000);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -ETIMEDOUT);
 	dt = rtk_clock_mono_ns() - t0;
@@ -591,8 +594,7 @@ static void test_redirect_not_followed(void)
 	struct rtk_api_resp resp;
 	struct rtk_api_stats st;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	rtk_api_resp_init(&resp, 1000);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EPROTO);
 	CHECK_EQ_INT(resp.status, 302);
@@ -614,8 +616,7 @@ static void test_get_retried_post_not(void)
 	struct rtk_api_resp resp;
 	struct rtk_api_stats st;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	rtk_api_resp_init(&resp, 1000);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), 0);
 	CHECK_EQ_INT(resp.attempts, 2);
@@ -633,8 +634,7 @@ static void test_get_retried_post_not(void)
 	/* The same answers to a POST: one request, its error stands. */
 	s = srv_start(script, 2);
 	api = client(s, NULL, 1000);
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	req = get("/accounts/a/realtime/kit/apps", 3000);
 	req.method = "POST";
 	req.body = "{}";
@@ -677,8 +677,7 @@ static void test_token_echo_redacted(void)
 
 	s = srv_start(whole, 1);
 	api = client(s, NULL, 4096);
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	req = get("/accounts/a/realtime/kit/apps", 3000);
 	rtk_api_resp_init(&resp, 4096);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EINVAL);
@@ -697,8 +696,7 @@ static void test_token_echo_redacted(void)
 	cut[0] = (struct reply){SEND, cut_raw, 0};
 	s = srv_start(cut, 1);
 	api = client(s, NULL, 4096);
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	req = get("/accounts/a/realtime/kit/apps", 3000);
 	rtk_api_resp_init(&resp, 4096);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EINVAL);
@@ -717,8 +715,7 @@ static void test_get_gives_up(void)
 	struct rtk_api_req req = get("/accounts", 5000);
 	struct rtk_api_resp resp;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	rtk_api_resp_init(&resp, 1000);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EIO);
 	CHECK_EQ_INT(resp.attempts, 4);
@@ -746,8 +743,7 @@ static void test_429_pauses(void)
 	struct rtk_api_stats st;
 	uint64_t t0 = rtk_clock_mono_ns();
 
-	if (!s || !b || !api)
-		return;
+	REQUIRE(s && b && api);
 	rtk_api_resp_init(&resp, 1000);
 	/* retry-after ends past the deadline: no retry, EAGAIN at once. */
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EAGAIN);
@@ -797,8 +793,7 @@ static void test_429_no_wait(void)
 	struct rtk_api_resp resp;
 	uint64_t t0 = rtk_clock_mono_ns();
 
-	if (!s || !b || !api)
-		return;
+	REQUIRE(s && b && api);
 	rtk_api_resp_init(&resp, 1000);
 	req.no_wait = true;
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EAGAIN);
@@ -841,8 +836,7 @@ static void test_interrupted(void)
 	struct rtk_api_resp resp;
 	uint64_t t0 = rtk_clock_mono_ns();
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	req.interrupted = after_100ms;
 	req.interrupted_ctx = &t0;
 	rtk_api_resp_init(&resp, 1000);
@@ -870,8 +864,7 @@ static void test_refused_and_reset(void)
 	char url[64], err[128];
 	int port, fd;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	rtk_api_resp_init(&resp, 1000);
 	/* Closed without an answer, every time: retried, then EIO. */
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -EIO);
@@ -887,9 +880,7 @@ static void test_refused_and_reset(void)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	cfg.base_url = url;
 	api = rtk_api_new(&cfg, err, sizeof(err));
-	CHECK(api);
-	if (!api)
-		return;
+	REQUIRE(api);
 	req = get("/accounts", 2000);
 	req.method = "POST";
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), -ECONNREFUSED);
@@ -908,8 +899,7 @@ static void test_budget_refuses(void)
 	struct rtk_api_req req = get("/accounts", 2000);
 	struct rtk_api_resp resp;
 
-	if (!s || !b || !api)
-		return;
+	REQUIRE(s && b && api);
 	rtk_api_resp_init(&resp, 1000);
 	CHECK_EQ_INT(rtk_api_call(api, &req, &resp), 0);
 	req.deadline_ns = rtk_clock_mono_ns() + 200 * MS;
@@ -954,8 +944,7 @@ static void test_threads(void)
 	pthread_t th[4];
 	int i, ok = 0;
 
-	if (!s || !api)
-		return;
+	REQUIRE(s && api);
 	for (i = 0; i < 4; i++) {
 		pa[i].api = api;
 		pa[i].ok = 0;
