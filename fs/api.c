@@ -22,7 +22,6 @@
  *    process: rtk_api_new does it under pthread_once (a process-wide flag is the only way
  *    to honour that contract; it is never torn down, curl_global_cleanup is left to exit).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +42,7 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/http.h"
 #include "rtkfs/log.h"
+#include "rtkfs/url.h"
 
 #define MAX_ATTEMPTS 4
 #define BACKOFF_BASE_NS (100 * RTK_NS_PER_MS)
@@ -120,121 +120,26 @@ static void global_init(void)
 
 /* ---- base URL ---- */
 
-static bool host_is_loopback(const char *host)
+static int base_url(const char *url, char **norm, char *err, size_t errsz)
 {
-	unsigned char a4[4], a6[16];
-	char tmp[64];
-	size_t n = strlen(host);
+	char why[128];
+	int rc;
 
-	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, a4) == 1)
-		return a4[0] == 127;
-	if (n >= 2 && n < sizeof(tmp) && host[0] == '[' && host[n - 1] == ']') {
-		memcpy(tmp, host + 1, n - 2);
-		tmp[n - 2] = '\0';
-		if (inet_pton(AF_INET6, tmp, a6) == 1) {
-			static const unsigned char loop6[16] = {[15] = 1};
-
-			return memcmp(a6, loop6, sizeof(a6)) == 0;
-		}
-	}
-	return false;
-}
-
-/*
- * Check url; on success *norm (may be NULL) gets the normalized URL (caller frees) and
- * *plain_http whether it is http to loopback.
- */
-static int check_base_url(const char *url, char *err, size_t errsz, char **norm, bool *plain_http)
-{
-	char *scheme = NULL, *host = NULL, *part = NULL, *full = NULL;
-	CURLU *u;
-	size_t n;
-	int rc = -EINVAL;
-
-	if (errsz)
-		err[0] = '\0';
-	if (!url || !*url) {
+	if (!url) {
 		snprintf(err, errsz, "no base URL given");
 		return -EINVAL;
 	}
-	u = curl_url();
-	if (!u) {
-		snprintf(err, errsz, "cannot check base URL: out of memory");
-		return -ENOMEM;
-	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		snprintf(err, errsz, "base URL '%.200s' is not a valid absolute URL", url);
-		goto out;
-	}
-	/* Report no part of the URL here: user info may hold a password. */
-	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
-		snprintf(err, errsz, "base URL must not contain a user name or password");
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK) {
-		snprintf(err, errsz, "base URL '%.200s' must not have a query ('?...')", url);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
-		snprintf(err, errsz, "base URL '%.200s' must not have a fragment ('#...')", url);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-		snprintf(err, errsz, "base URL '%.200s' has no scheme or host", url);
-		goto out;
-	}
-	if (strcasecmp(scheme, "http") == 0) {
-		if (!host_is_loopback(host)) {
-			snprintf(err, errsz,
-				 "base URL '%.200s' is plain http to a host that is not loopback; "
-				 "use https",
-				 url);
-			goto out;
-		}
-		*plain_http = true;
-	} else if (strcasecmp(scheme, "https") == 0) {
-		*plain_http = false;
-	} else {
-		snprintf(err, errsz, "base URL '%.200s' has scheme '%.20s'; use https", url,
-			 scheme);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
-		snprintf(err, errsz, "cannot check base URL '%.200s': out of memory", url);
-		rc = -ENOMEM;
-		goto out;
-	}
-	n = strlen(full);
-	while (n && full[n - 1] == '/')
-		full[--n] = '\0';
-	if (norm) {
-		*norm = strdup(full);
-		if (!*norm) {
-			snprintf(err, errsz, "cannot check base URL: out of memory");
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	curl_free(part);
-	curl_free(full);
-	curl_free(host);
-	curl_free(scheme);
-	curl_url_cleanup(u);
+	rc = rtk_url_check(url, strlen(url), RTK_URL_BASE, norm, why, sizeof(why));
+	if (rc)
+		snprintf(err, errsz, "base URL %s", why);
+	else if (errsz)
+		err[0] = '\0';
 	return rc;
 }
 
 int rtk_api_check_base_url(const char *url, char *err, size_t errsz)
 {
-	bool plain;
-
-	return check_base_url(url, err, errsz, NULL, &plain);
+	return base_url(url, NULL, err, errsz);
 }
 
 /* ---- the token's locked page ---- */
@@ -372,8 +277,10 @@ struct rtk_api *rtk_api_new(const struct rtk_api_config *cfg, char *err, size_t 
 		goto free_api;
 	if (pthread_mutex_init(&api->stats_mu, NULL))
 		goto destroy_pool_mu;
-	if (check_base_url(cfg->base_url, err, errsz, &api->base, &api->plain_http))
+	if (base_url(cfg->base_url, &api->base, err, errsz))
 		goto destroy_stats_mu;
+	/* Checked: plain http only to loopback. curl gives the scheme in lower case. */
+	api->plain_http = strncmp(api->base, "http:", 5) == 0;
 	if (make_auth(api, cfg->token, err, errsz))
 		goto free_base;
 	link_headers(api);

@@ -325,8 +325,7 @@ static void test_base_url(void)
 	}
 	CHECK_EQ_INT(rtk_api_check_base_url(NULL, err, sizeof(err)), -EINVAL);
 	rtk_api_check_base_url("http://example.com", err, sizeof(err));
-	CHECK_EQ_STR(err, "base URL 'http://example.com' is plain http to a host that is not "
-			  "loopback; use https");
+	CHECK_EQ_STR(err, "base URL is plain http to a host that is not loopback; use https");
 	/* The password is never repeated. */
 	rtk_api_check_base_url("https://user:hunter2@example.com/", err, sizeof(err));
 	CHECK(!strstr(err, "hunter2"));
