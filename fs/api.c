@@ -16,13 +16,16 @@
  *    (the progress callback checks both as well, for work inside one perform).
  *  - The token lives in one mlock'ed, non-dumpable page as the ready "Authorization: Bearer"
  *    header line, and is wiped at free. The header lists handed to curl are built by hand
- *    (struct curl_slist is public) so that no other copy of the token is made by us; libcurl
- *    still copies it into its request buffer while sending, which we cannot prevent.
+ *    (struct curl_slist is public) so that no other copy of the token is made by us, and
+ *    none per pooled handle (CURLOPT_XOAUTH2_BEARER would strdup it into every handle).
+ *    libcurl copies it into its request buffer while sending; its allocator wipes what it
+ *    frees (curl_global_init_mem), so at rest the process holds one copy: the locked page.
  *  - curl_global_init is not thread-safe in every libcurl build and must run once per
  *    process: rtk_api_new does it under pthread_once (a process-wide flag is the only way
  *    to honour that contract; it is never torn down, curl_global_cleanup is left to exit).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -113,9 +116,42 @@ struct attempt {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
+/*
+ * libcurl's allocations, wiped when freed: libcurl writes every request (the Authorization
+ * line with it) into heap buffers it frees afterwards, and free() leaves the bytes in place.
+ * Without this, a process that made a few hundred requests holds dozens of stale copies of
+ * the token in freed memory (tests/unit/test_api_token.c counts them).
+ */
+static void wipe_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *wipe_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	old = malloc_usable_size(p);
+	if (n && n <= old)
+		return p; /* shrinking in place: the tail stays ours, to be wiped at free */
+	q = malloc(n ? n : 1);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	wipe_free(p);
+	return q;
+}
+
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	global_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free, wipe_realloc,
+					 strdup, calloc);
 }
 
 /* ---- base URL ---- */
@@ -689,6 +725,33 @@ static bool method_has_body(const char *m)
 	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 }
 
+/* The method, the body and the header list (the token's line is in both lists). */
+static CURLcode setup_method(struct rtk_api *api, CURL *e, const struct rtk_api_req *req)
+{
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(e, opt, val);                                        \
+	} while (0)
+	if (method_has_body(req->method)) {
+		SET(CURLOPT_HTTPHEADER, api->hdr_json);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		if (strcmp(req->method, "POST"))
+			SET(CURLOPT_CUSTOMREQUEST, req->method);
+	} else {
+		SET(CURLOPT_HTTPHEADER, api->hdr_plain);
+		if (strcmp(req->method, "GET"))
+			SET(CURLOPT_CUSTOMREQUEST, req->method);
+		else
+			SET(CURLOPT_HTTPGET, 1L);
+	}
+#undef SET
+	return rc;
+}
+
 static CURLcode setup(struct rtk_api *api, CURL *e, const struct rtk_api_req *req, const char *url,
 		      struct attempt *at)
 {
@@ -759,19 +822,8 @@ static CURLcode setup(struct rtk_api *api, CURL *e, const struct rtk_api_req *re
 	 * writes get a connection of their own: nothing to re-send, the outcome stays unknown.
 	 */
 	SET(CURLOPT_FRESH_CONNECT, strcmp(req->method, "GET") ? 1L : 0L);
-	if (method_has_body(req->method)) {
-		SET(CURLOPT_HTTPHEADER, api->hdr_json);
-		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
-		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		if (strcmp(req->method, "POST"))
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
-	} else {
-		SET(CURLOPT_HTTPHEADER, api->hdr_plain);
-		if (strcmp(req->method, "GET"))
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
-		else
-			SET(CURLOPT_HTTPGET, 1L);
-	}
+	if (rc == CURLE_OK)
+		rc = setup_method(api, e, req);
 #undef SET
 	return rc;
 }
