@@ -8,6 +8,8 @@
  *  - the server's word: after it said "R left, reset in T s" at t0, at most R more requests
  *    go out before t0 + T;
  *  - a 429 pause: nothing goes out until it ends.
+ * The server's word and pauses last at most RTK_BUDGET_PAUSE_MAX_S; rtk_budget_resume ends
+ * them at once.
  *
  * Waiting: the time the budget needs is computed on the injected clock; the real wait is on
  * CLOCK_MONOTONIC (pthread_cond_timedwait), bounded by min(deadline, now + needed), and every
@@ -191,8 +193,8 @@ void rtk_budget_observe(struct rtk_budget *b, long remaining, long reset_s)
 		return; /* a reset time alone limits nothing */
 	if (remaining > MAX_HEADER_VALUE)
 		remaining = MAX_HEADER_VALUE;
-	if (reset_s > MAX_HEADER_VALUE)
-		reset_s = MAX_HEADER_VALUE;
+	if (reset_s > RTK_BUDGET_PAUSE_MAX_S)
+		reset_s = RTK_BUDGET_PAUSE_MAX_S;
 	pthread_mutex_lock(&b->mu);
 	now = rtk_clock_now(&b->clock);
 	b->server_known = true;
@@ -211,8 +213,8 @@ void rtk_budget_pause(struct rtk_budget *b, unsigned retry_after_s)
 
 	if (retry_after_s < 1)
 		retry_after_s = 1;
-	if (retry_after_s > MAX_HEADER_VALUE)
-		retry_after_s = MAX_HEADER_VALUE;
+	if (retry_after_s > RTK_BUDGET_PAUSE_MAX_S)
+		retry_after_s = RTK_BUDGET_PAUSE_MAX_S;
 	pthread_mutex_lock(&b->mu);
 	until = rtk_clock_now(&b->clock) + (uint64_t)retry_after_s * RTK_NS_PER_SEC;
 	if (until > b->paused_until_ns)

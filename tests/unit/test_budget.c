@@ -1,14 +1,24 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the rate budget, on a fake clock: nothing here sleeps on the real one. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "rtkfs/budget.h"
 #include "rtkfs/clock.h"
 #include "check.h"
+
+/* Setup that must work for the test to mean anything: its failure fails the test. */
+#define REQUIRE(expr)                                                                              \
+	do {                                                                                       \
+		CHECK(expr);                                                                       \
+		if (!(expr))                                                                       \
+			return;                                                                    \
+	} while (0)
 
 #define SEC RTK_NS_PER_SEC
 
@@ -219,6 +229,77 @@ static void test_waiter_wakes(void)
 	rtk_budget_free(b);
 }
 
+/* A server cannot stop us for longer than RTK_BUDGET_PAUSE_MAX_S. */
+static void test_pause_capped(void)
+{
+	struct fake_clock fc;
+	struct rtk_budget *b = new_budget(&fc, 100, 10);
+	struct rtk_budget_stats st;
+
+	REQUIRE(b);
+	rtk_budget_pause(b, 86400);
+	rtk_budget_get_stats(b, &st);
+	CHECK_EQ_INT(st.paused_until_ns - atomic_load(&fc.now), RTK_BUDGET_PAUSE_MAX_S * SEC);
+	advance(&fc, RTK_BUDGET_PAUSE_MAX_S * SEC - 1);
+	CHECK(rtk_budget_is_paused(b));
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), -EAGAIN);
+	advance(&fc, 1);
+	CHECK(!rtk_budget_is_paused(b));
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), 0);
+	/* "0 left, reset in a day" is capped the same way. */
+	rtk_budget_observe(b, 0, 86400);
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), -EAGAIN);
+	advance(&fc, RTK_BUDGET_PAUSE_MAX_S * SEC - 1);
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), -EAGAIN);
+	advance(&fc, 1);
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), 0);
+	rtk_budget_free(b);
+}
+
+/* resume ends a pause (and a server's "0 left") at once, without the clock moving. */
+static void test_resume(void)
+{
+	struct fake_clock fc;
+	struct rtk_budget *b = new_budget(&fc, 100, 10);
+
+	REQUIRE(b);
+	rtk_budget_resume(b); /* nothing to end: no-op */
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), 0);
+	rtk_budget_pause(b, 100);
+	rtk_budget_observe(b, 0, 100);
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), -EAGAIN);
+	rtk_budget_resume(b);
+	CHECK(!rtk_budget_is_paused(b));
+	CHECK_EQ_INT(rtk_budget_acquire(b, far(), true), 0);
+	/* A later 429 pauses again. */
+	rtk_budget_pause(b, 5);
+	CHECK(rtk_budget_is_paused(b));
+	rtk_budget_free(b);
+}
+
+/* resume wakes a waiter blocked on a pause; the fake clock never moves. */
+static void test_resume_wakes_waiter(void)
+{
+	struct fake_clock fc;
+	struct rtk_budget *b = new_budget(&fc, 10, 10);
+	/* Past the capped pause, so the waiter waits rather than being refused at once. */
+	struct waiter w = {.b = b, .deadline = rtk_clock_mono_ns() + 400 * SEC, .rc = 1};
+	struct timespec ts;
+	pthread_t th;
+
+	REQUIRE(b);
+	rtk_budget_pause(b, 86400);
+	REQUIRE(pthread_create(&th, NULL, wait_thread, &w) == 0);
+	until_waiting(b, 1);
+	rtk_budget_resume(b);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	/* Bounded: a resume that did not wake the waiter fails here instead of hanging. */
+	CHECK_EQ_INT(pthread_timedjoin_np(th, NULL, &ts), 0);
+	CHECK_EQ_INT(w.rc, 0);
+	rtk_budget_free(b);
+}
+
 int main(void)
 {
 	RUN(test_new_rejects_zero);
@@ -228,5 +309,8 @@ int main(void)
 	RUN(test_pause);
 	RUN(test_observe);
 	RUN(test_waiter_wakes);
+	RUN(test_pause_capped);
+	RUN(test_resume);
+	RUN(test_resume_wakes_waiter);
 	return check_summary();
 }
