@@ -247,7 +247,7 @@ static int serve(struct daemon *d, struct fuse_args *args)
 	if (fuse_set_signal_handlers(se) != 0)
 		goto destroy;
 	if (fuse_session_mount(se, d->cl.mountpoint) != 0)
-		goto signals;
+		goto remove_handlers;
 	if (fuse_daemonize(d->cl.foreground) != 0)
 		goto unmount;
 	if (!d->cl.foreground)
@@ -269,7 +269,7 @@ static int serve(struct daemon *d, struct fuse_args *args)
 	rtk_vfs_stop_notifier(d->vfs);
 unmount:
 	fuse_session_unmount(se);
-signals:
+remove_handlers:
 	fuse_remove_signal_handlers(se);
 destroy:
 	fuse_session_destroy(se);

@@ -13,7 +13,7 @@
 #define RTK_URL_MAX 2048
 
 enum rtk_url_use {
-	RTK_URL_BASE,    /* the API base URL (-o base_url): no query, no fragment */
+	RTK_URL_BASE,	 /* the API base URL (-o base_url): no query, no fragment */
 	RTK_URL_WEBHOOK, /* a webhook's `url`: query and fragment allowed */
 };
 

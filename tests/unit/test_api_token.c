@@ -139,8 +139,8 @@ static int count_copies(void)
 		/* Chunks overlap by tlen - 1 so that no copy is cut in two. */
 		for (at = lo; at < hi; at += CHUNK - tlen + 1) {
 			n = pread(mem, buf, hi - at < CHUNK ? hi - at : CHUNK, (off_t)at);
-			for (p = buf; n > 0 && (p = memmem(p, (size_t)n - (size_t)(p - buf),
-							    token, tlen));
+			for (p = buf;
+			     n > 0 && (p = memmem(p, (size_t)n - (size_t)(p - buf), token, tlen));
 			     p++)
 				if (at + (unsigned long)(p - buf) != (unsigned long)token)
 					found++;

@@ -16,26 +16,17 @@ static int check(const char *url, enum rtk_url_use use, char *why, size_t whysz)
 static void test_accepted(void)
 {
 	static const char *const good[] = {
-	    "https://api.cloudflare.com/client/v4",
-	    "https://example.com",
-	    "HTTPS://Example.COM/hook",
-	    "https://example.com:8443/hook",
-	    "https://10.0.0.1/",
-	    "http://127.0.0.1:8080/x",
-	    "http://127.1/",          /* curl reads 127.0.0.1 */
-	    "http://127.255.255.254/", /* all of 127/8 */
-	    "http://2130706433/",      /* 127.0.0.1 as one number */
-	    "http://0x7f.1/",          /* and in hex */
-	    "http://[::1%25lo]/",      /* with a zone id */
-	    "http://localhost/",
-	    "http://LOCALHOST:99/",
-	    "http://localhost./",
-	    "http://[::1]:8080/",
-	    "http://[0::1]/",
-	    "http://[0000:0000:0000:0000:0000:0000:0000:0001]/",
+	    "https://api.cloudflare.com/client/v4", "https://example.com",
+	    "HTTPS://Example.COM/hook", "https://example.com:8443/hook", "https://10.0.0.1/",
+	    "http://127.0.0.1:8080/x", "http://127.1/", /* curl reads 127.0.0.1 */
+	    "http://127.255.255.254/",			/* all of 127/8 */
+	    "http://2130706433/",			/* 127.0.0.1 as one number */
+	    "http://0x7f.1/",				/* and in hex */
+	    "http://[::1%25lo]/",			/* with a zone id */
+	    "http://localhost/", "http://LOCALHOST:99/", "http://localhost./", "http://[::1]:8080/",
+	    "http://[0::1]/", "http://[0000:0000:0000:0000:0000:0000:0000:0001]/",
 	    /* Decided: the IPv4-mapped form of 127/8 is delivered on loopback by the kernel. */
-	    "http://[::ffff:127.0.0.1]/",
-	    "Http://127.0.0.1/", /* the scheme is case-insensitive */
+	    "http://[::ffff:127.0.0.1]/", "Http://127.0.0.1/", /* the scheme is case-insensitive */
 	};
 	char why[128];
 	unsigned i;
@@ -122,8 +113,7 @@ static void test_query_fragment(void)
 
 	CHECK_EQ_INT(check("https://example.com/h?x=1", RTK_URL_WEBHOOK, why, sizeof(why)), 0);
 	CHECK_EQ_INT(check("https://example.com/h#f", RTK_URL_WEBHOOK, why, sizeof(why)), 0);
-	CHECK_EQ_INT(check("https://example.com/h?x=1", RTK_URL_BASE, why, sizeof(why)),
-		     -EINVAL);
+	CHECK_EQ_INT(check("https://example.com/h?x=1", RTK_URL_BASE, why, sizeof(why)), -EINVAL);
 	CHECK(strstr(why, "query"));
 	CHECK_EQ_INT(check("https://example.com/h#f", RTK_URL_BASE, why, sizeof(why)), -EINVAL);
 	CHECK(strstr(why, "fragment"));
@@ -135,12 +125,12 @@ static void test_length(void)
 	char big[RTK_URL_MAX + 2], why[128];
 	size_t n;
 
-	CHECK_EQ_INT(rtk_url_check("https://example.com/xyz", 19, RTK_URL_WEBHOOK, NULL, why,
-				   sizeof(why)),
-		     0);
-	CHECK_EQ_INT(rtk_url_check("https://a.com/\0x", 16, RTK_URL_WEBHOOK, NULL, why,
-				   sizeof(why)),
-		     -EINVAL);
+	CHECK_EQ_INT(
+	    rtk_url_check("https://example.com/xyz", 19, RTK_URL_WEBHOOK, NULL, why, sizeof(why)),
+	    0);
+	CHECK_EQ_INT(
+	    rtk_url_check("https://a.com/\0x", 16, RTK_URL_WEBHOOK, NULL, why, sizeof(why)),
+	    -EINVAL);
 	CHECK_EQ_INT(rtk_url_check(NULL, 0, RTK_URL_WEBHOOK, NULL, why, sizeof(why)), -EINVAL);
 	strcpy(big, "https://example.com/");
 	n = strlen(big);
@@ -161,19 +151,18 @@ static void test_normalized(void)
 {
 	char *norm = (char *)"untouched", why[128];
 
-	CHECK_EQ_INT(rtk_url_check("HTTPS://Example.com/client/v4//", 31, RTK_URL_BASE, &norm,
-				   why, sizeof(why)),
+	CHECK_EQ_INT(rtk_url_check("HTTPS://Example.com/client/v4//", 31, RTK_URL_BASE, &norm, why,
+				   sizeof(why)),
 		     0);
 	CHECK_EQ_STR(norm, "https://Example.com/client/v4");
 	free(norm);
-	CHECK_EQ_INT(rtk_url_check("https://example.com", 19, RTK_URL_BASE, &norm, why,
-				   sizeof(why)),
-		     0);
+	CHECK_EQ_INT(
+	    rtk_url_check("https://example.com", 19, RTK_URL_BASE, &norm, why, sizeof(why)), 0);
 	CHECK_EQ_STR(norm, "https://example.com");
 	free(norm);
-	CHECK_EQ_INT(rtk_url_check("http://127.1:8080/h?a=1", 23, RTK_URL_WEBHOOK, &norm, why,
-				   sizeof(why)),
-		     0);
+	CHECK_EQ_INT(
+	    rtk_url_check("http://127.1:8080/h?a=1", 23, RTK_URL_WEBHOOK, &norm, why, sizeof(why)),
+	    0);
 	CHECK_EQ_STR(norm, "http://127.0.0.1:8080/h?a=1");
 	free(norm);
 	norm = (char *)"untouched";
