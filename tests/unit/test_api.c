@@ -23,14 +23,6 @@
 #include "rtkfs/log.h"
 #include "check.h"
 
-/* Setup that must work for the test to mean anything: its failure fails the test. */
-#define REQUIRE(expr)                                                                              \
-	do {                                                                                       \
-		CHECK(expr);                                                                       \
-		if (!(expr))                                                                       \
-			return;                                                                    \
-	} while (0)
-
 #define MS RTK_NS_PER_MS
 #define TOKEN "sekrit-token-123"
 

@@ -164,9 +164,7 @@ static void test_token_copies(void)
 	pid_t pid;
 
 	pid = start_server(&port);
-	CHECK(pid > 0);
-	if (pid <= 0)
-		return;
+	REQUIRE(pid > 0);
 	snprintf(token, sizeof(token), "tk%08lx%08lx%08lx", (unsigned long)random(),
 		 (unsigned long)getpid(), (unsigned long)rtk_clock_mono_ns());
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/client/v4", port);

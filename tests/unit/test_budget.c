@@ -12,14 +12,6 @@
 #include "rtkfs/clock.h"
 #include "check.h"
 
-/* Setup that must work for the test to mean anything: its failure fails the test. */
-#define REQUIRE(expr)                                                                              \
-	do {                                                                                       \
-		CHECK(expr);                                                                       \
-		if (!(expr))                                                                       \
-			return;                                                                    \
-	} while (0)
-
 #define SEC RTK_NS_PER_SEC
 
 struct fake_clock {
