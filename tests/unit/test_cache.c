@@ -227,9 +227,7 @@ static void test_single_flight(void)
 	pthread_t th[20];
 	int i;
 
-	CHECK(c != NULL);
-	if (!c)
-		return;
+	REQUIRE(c);
 	atomic_store(&s.gate, 1);
 	for (i = 0; i < 20; i++) {
 		r[i] = (struct reader){.c = c, .s = &s};
