@@ -451,101 +451,6 @@ static void conn_give(struct rtk_api *api, struct conn *c)
 		conn_close(c);
 }
 
-/* ---- the errno table (DESIGN §5): the one place HTTP and curl become errno ---- */
-
-/*
- * Every CURLcode we tell apart: its errno and whether a GET may be retried after it. Both
- * rtk_api_errno and the retry decision read this one table; a code not listed is -EIO and
- * not retried.
- */
-static const struct curl_class {
-	CURLcode code;
-	int err;
-	bool retry;
-} curl_classes[] = {
-    /* The connect cap may fire well before the caller's deadline: the deadline decides. */
-    {CURLE_OPERATION_TIMEDOUT, -ETIMEDOUT, true},
-    {CURLE_COULDNT_CONNECT, -ECONNREFUSED, true},
-    {CURLE_COULDNT_RESOLVE_HOST, -EHOSTUNREACH, true},
-    {CURLE_COULDNT_RESOLVE_PROXY, -EHOSTUNREACH, false},
-    /*
-     * The connection broke mid-way: -EIO, like a 5xx, rather than -ECONNRESET, so that the
-     * layers above treat it with the other "remote failed, data unknown" errors (the cache
-     * serves stale data for EIO; DESIGN §5 has no ECONNRESET). A TLS handshake that fails
-     * (often a middlebox dropping the connection) is the same kind of failure.
-     */
-    {CURLE_SEND_ERROR, -EIO, true},
-    {CURLE_RECV_ERROR, -EIO, true},
-    {CURLE_GOT_NOTHING, -EIO, true},
-    {CURLE_PARTIAL_FILE, -EIO, true},
-    {CURLE_HTTP2, -EIO, true},
-    {CURLE_HTTP2_STREAM, -EIO, true},
-    {CURLE_SSL_CONNECT_ERROR, -EIO, true},
-    /* The answer is not something we accept: too big, undecodable, not HTTP. */
-    {CURLE_WRITE_ERROR, -EPROTO, false},
-    {CURLE_FILESIZE_EXCEEDED, -EPROTO, false},
-    {CURLE_BAD_CONTENT_ENCODING, -EPROTO, false},
-    {CURLE_WEIRD_SERVER_REPLY, -EPROTO, false},
-    {CURLE_UNSUPPORTED_PROTOCOL, -EPROTO, false},
-    {CURLE_TOO_MANY_REDIRECTS, -EPROTO, false},
-    /*
-     * The peer is not who it must be (certificate not trusted, wrong name, bad status): a
-     * protocol-level refusal to talk, not a network error to retry or paper over, and not
-     * EACCES, which means "the token was refused".
-     */
-    {CURLE_PEER_FAILED_VERIFICATION, -EPROTO, false},
-    {CURLE_SSL_CERTPROBLEM, -EPROTO, false},
-    {CURLE_SSL_CIPHER, -EPROTO, false},
-    {CURLE_SSL_ISSUER_ERROR, -EPROTO, false},
-    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, -EPROTO, false},
-    {CURLE_SSL_INVALIDCERTSTATUS, -EPROTO, false},
-    {CURLE_USE_SSL_FAILED, -EPROTO, false},
-    /* A local configuration problem: -o cacert names something that is not a CA bundle. */
-    {CURLE_SSL_CACERT_BADFILE, -EINVAL, false},
-    {CURLE_URL_MALFORMAT, -EINVAL, false},
-    {CURLE_OUT_OF_MEMORY, -ENOMEM, false},
-    /* rtk_api_call replaces this with -ETIMEDOUT when the deadline was the reason. */
-    {CURLE_ABORTED_BY_CALLBACK, -EINTR, false},
-};
-
-/* The class of a failed transfer (code != CURLE_OK). */
-static struct curl_class classify(CURLcode code)
-{
-	struct curl_class other = {code, -EIO, false};
-	size_t i;
-
-	for (i = 0; i < sizeof(curl_classes) / sizeof(curl_classes[0]); i++)
-		if (curl_classes[i].code == code)
-			return curl_classes[i];
-	return other;
-}
-
-int rtk_api_errno(long status, int curl_code)
-{
-	/* A transfer error decides even when a status came first (body cut, too big, timeout). */
-	if ((CURLcode)curl_code != CURLE_OK)
-		return classify((CURLcode)curl_code).err;
-	if (status >= 200 && status <= 299)
-		return 0;
-	if (status == 400 || status == 422)
-		return -EINVAL;
-	if (status == 401 || status == 403)
-		return -EACCES;
-	if (status == 404)
-		return -ENOENT;
-	if (status == 409)
-		return -EEXIST;
-	if (status == 429)
-		return -EAGAIN;
-	if (status >= 400 && status <= 499)
-		return -EINVAL;
-	if (status >= 500 && status <= 599)
-		return -EIO;
-	if (status == 0)
-		return -EIO; /* no answer and no curl error: cannot happen, but never 0 */
-	return -EPROTO;	     /* 1xx as final, 3xx (we never follow), nonsense */
-}
-
 /* ---- endpoint classes ---- */
 
 /* The next path segment after *pp ('/'-separated); false at the end. */
@@ -1078,7 +983,7 @@ static int send_once(struct rtk_api *api, struct conn *c, const char *url, struc
 		return -ENOMEM;
 	if (at->too_big)
 		return -EPROTO;
-	return rtk_api_errno(status, *code);
+	return rtk_http_errno(status, *code);
 }
 
 /*
@@ -1094,7 +999,7 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 
 	if (n + 1 >= MAX_ATTEMPTS)
 		return false;
-	if (code != CURLE_OK ? !classify(code).retry
+	if (code != CURLE_OK ? !rtk_http_is_retryable(code)
 			     : status != 429 && (status < 500 || status > 599))
 		return false;
 	/* A caller with a stale answer to give does not wait out a 429. */

@@ -11,7 +11,7 @@
  * - GETs are retried on connection errors, 429 and 5xx with full-jitter exponential backoff
  *   within the deadline, honouring retry-after; other methods are never retried once sent.
  * - Connections (and TLS sessions, DNS) are shared between threads and reused.
- * - HTTP status and curl errors become an errno in exactly one place (rtk_api_errno).
+ * - HTTP status and curl errors become an errno in exactly one place (rtk_http_errno, http.h).
  *
  * Thread-safe: any number of threads may call rtk_api_call() at once.
  */
@@ -89,17 +89,11 @@ void rtk_api_resp_release(struct rtk_api_resp *r);
 
 /*
  * Send req and wait for the answer. Returns 0 for a 2xx, else a negative errno
- * (rtk_api_errno, -ETIMEDOUT at the deadline, -EINTR when interrupted, -EAGAIN when the rate
+ * (rtk_http_errno, -ETIMEDOUT at the deadline, -EINTR when interrupted, -EAGAIN when the rate
  * budget has no room before the deadline, -EPROTO over the body cap or on a redirect).
  * resp (initialized by the caller) holds the last status and body either way.
  */
 int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_api_resp *resp);
-
-/*
- * The errno table of DESIGN §5. status is the HTTP status (0: no response); curl_code is a
- * CURLcode (0: none). 2xx is 0.
- */
-int rtk_api_errno(long status, int curl_code);
 
 /* The endpoint class of an API path. */
 enum rtk_api_endpoint rtk_api_endpoint_of(const char *method, const char *path);

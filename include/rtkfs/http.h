@@ -1,13 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http: parsing of HTTP response headers for the API client (rate-limit headers and HTTP
- * dates). Pure functions: no allocation, no locking, never reads past the given length.
+ * http: what HTTP and libcurl answers mean to the API client: the one map from an HTTP
+ * status or a curl error to an errno (DESIGN §5), which curl errors a GET may retry, and the
+ * rate-limit headers (with HTTP dates). Pure functions: no allocation, no locking, never
+ * reads past a given length. curl_code is a CURLcode passed as int (no curl type here).
  */
 #ifndef RTKFS_HTTP_H
 #define RTKFS_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * The errno table of DESIGN §5. status is the HTTP status (0: no response); curl_code is a
+ * CURLcode (0: none), which decides when set (a body cut, too big, timed out). 2xx is 0.
+ */
+int rtk_http_errno(long status, int curl_code);
+
+/* May a GET be sent again after this curl error (a connection that failed or broke)? */
+bool rtk_http_is_retryable(int curl_code);
 
 /* Values read from headers are clamped to one day. */
 #define RTK_HTTP_HEADER_VALUE_MAX 86400L

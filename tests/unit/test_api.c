@@ -349,36 +349,6 @@ static void test_new_and_base(void)
 	CHECK(strstr(err, "use https"));
 }
 
-static void test_errno_table(void)
-{
-	CHECK_EQ_INT(rtk_api_errno(200, 0), 0);
-	CHECK_EQ_INT(rtk_api_errno(201, 0), 0);
-	CHECK_EQ_INT(rtk_api_errno(204, 0), 0);
-	CHECK_EQ_INT(rtk_api_errno(301, 0), -EPROTO);
-	CHECK_EQ_INT(rtk_api_errno(302, 0), -EPROTO);
-	CHECK_EQ_INT(rtk_api_errno(400, 0), -EINVAL);
-	CHECK_EQ_INT(rtk_api_errno(422, 0), -EINVAL);
-	CHECK_EQ_INT(rtk_api_errno(401, 0), -EACCES);
-	CHECK_EQ_INT(rtk_api_errno(403, 0), -EACCES);
-	CHECK_EQ_INT(rtk_api_errno(404, 0), -ENOENT);
-	CHECK_EQ_INT(rtk_api_errno(409, 0), -EEXIST);
-	CHECK_EQ_INT(rtk_api_errno(429, 0), -EAGAIN);
-	CHECK_EQ_INT(rtk_api_errno(418, 0), -EINVAL);
-	CHECK_EQ_INT(rtk_api_errno(500, 0), -EIO);
-	CHECK_EQ_INT(rtk_api_errno(503, 0), -EIO);
-	CHECK_EQ_INT(rtk_api_errno(0, 0), -EIO);
-	CHECK_EQ_INT(rtk_api_errno(0, 28 /* OPERATION_TIMEDOUT */), -ETIMEDOUT);
-	CHECK_EQ_INT(rtk_api_errno(0, 7 /* COULDNT_CONNECT */), -ECONNREFUSED);
-	CHECK_EQ_INT(rtk_api_errno(0, 6 /* COULDNT_RESOLVE_HOST */), -EHOSTUNREACH);
-	CHECK_EQ_INT(rtk_api_errno(0, 56 /* RECV_ERROR */), -EIO);
-	CHECK_EQ_INT(rtk_api_errno(200, 18 /* PARTIAL_FILE */), -EIO);
-	CHECK_EQ_INT(rtk_api_errno(200, 23 /* WRITE_ERROR */), -EPROTO);
-	CHECK_EQ_INT(rtk_api_errno(200, 63 /* FILESIZE_EXCEEDED */), -EPROTO);
-	CHECK_EQ_INT(rtk_api_errno(0, 60 /* PEER_FAILED_VERIFICATION */), -EPROTO);
-	CHECK_EQ_INT(rtk_api_errno(0, 77 /* SSL_CACERT_BADFILE */), -EINVAL);
-	CHECK_EQ_INT(rtk_api_errno(0, 42 /* ABORTED_BY_CALLBACK */), -EINTR);
-}
-
 static void test_endpoints(void)
 {
 	CHECK_EQ_INT(rtk_api_endpoint_of("GET", "/user/tokens/verify"), RTK_EP_VERIFY);
@@ -957,7 +927,6 @@ int main(void)
 	rtk_log_set_secret(TOKEN);
 	RUN(test_base_url);
 	RUN(test_new_and_base);
-	RUN(test_errno_table);
 	RUN(test_endpoints);
 	RUN(test_get_sends_headers_and_reuses);
 	RUN(test_post_body);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the HTTP header parsing (rate-limit headers, HTTP dates). */
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -164,8 +165,56 @@ static void test_parse_garbage(void)
 	}
 }
 
+static void test_errno_table(void)
+{
+	CHECK_EQ_INT(rtk_http_errno(200, 0), 0);
+	CHECK_EQ_INT(rtk_http_errno(201, 0), 0);
+	CHECK_EQ_INT(rtk_http_errno(204, 0), 0);
+	CHECK_EQ_INT(rtk_http_errno(301, 0), -EPROTO);
+	CHECK_EQ_INT(rtk_http_errno(302, 0), -EPROTO);
+	CHECK_EQ_INT(rtk_http_errno(400, 0), -EINVAL);
+	CHECK_EQ_INT(rtk_http_errno(422, 0), -EINVAL);
+	CHECK_EQ_INT(rtk_http_errno(401, 0), -EACCES);
+	CHECK_EQ_INT(rtk_http_errno(403, 0), -EACCES);
+	CHECK_EQ_INT(rtk_http_errno(404, 0), -ENOENT);
+	CHECK_EQ_INT(rtk_http_errno(409, 0), -EEXIST);
+	CHECK_EQ_INT(rtk_http_errno(429, 0), -EAGAIN);
+	CHECK_EQ_INT(rtk_http_errno(418, 0), -EINVAL);
+	CHECK_EQ_INT(rtk_http_errno(500, 0), -EIO);
+	CHECK_EQ_INT(rtk_http_errno(503, 0), -EIO);
+	CHECK_EQ_INT(rtk_http_errno(0, 0), -EIO);
+	CHECK_EQ_INT(rtk_http_errno(0, 28 /* OPERATION_TIMEDOUT */), -ETIMEDOUT);
+	CHECK_EQ_INT(rtk_http_errno(0, 7 /* COULDNT_CONNECT */), -ECONNREFUSED);
+	CHECK_EQ_INT(rtk_http_errno(0, 6 /* COULDNT_RESOLVE_HOST */), -EHOSTUNREACH);
+	CHECK_EQ_INT(rtk_http_errno(0, 56 /* RECV_ERROR */), -EIO);
+	CHECK_EQ_INT(rtk_http_errno(200, 18 /* PARTIAL_FILE */), -EIO);
+	CHECK_EQ_INT(rtk_http_errno(200, 23 /* WRITE_ERROR */), -EPROTO);
+	CHECK_EQ_INT(rtk_http_errno(200, 63 /* FILESIZE_EXCEEDED */), -EPROTO);
+	CHECK_EQ_INT(rtk_http_errno(0, 60 /* PEER_FAILED_VERIFICATION */), -EPROTO);
+	CHECK_EQ_INT(rtk_http_errno(0, 77 /* SSL_CACERT_BADFILE */), -EINVAL);
+	CHECK_EQ_INT(rtk_http_errno(0, 42 /* ABORTED_BY_CALLBACK */), -EINTR);
+}
+
+/* Exactly the curl errors of a connection that failed or broke may be retried. */
+static void test_retryable(void)
+{
+	CHECK(rtk_http_is_retryable(7));   /* CURLE_COULDNT_CONNECT */
+	CHECK(rtk_http_is_retryable(6));   /* CURLE_COULDNT_RESOLVE_HOST */
+	CHECK(rtk_http_is_retryable(56));  /* CURLE_RECV_ERROR */
+	CHECK(rtk_http_is_retryable(52));  /* CURLE_GOT_NOTHING */
+	CHECK(rtk_http_is_retryable(28));  /* CURLE_OPERATION_TIMEDOUT */
+	CHECK(!rtk_http_is_retryable(0));  /* CURLE_OK */
+	CHECK(!rtk_http_is_retryable(5));  /* CURLE_COULDNT_RESOLVE_PROXY */
+	CHECK(!rtk_http_is_retryable(60)); /* CURLE_PEER_FAILED_VERIFICATION */
+	CHECK(!rtk_http_is_retryable(63)); /* CURLE_FILESIZE_EXCEEDED */
+	CHECK(!rtk_http_is_retryable(42)); /* CURLE_ABORTED_BY_CALLBACK */
+	CHECK(!rtk_http_is_retryable(9999));
+}
+
 int main(void)
 {
+	RUN(test_errno_table);
+	RUN(test_retryable);
 	RUN(test_parse_ratelimit);
 	RUN(test_parse_legacy);
 	RUN(test_parse_retry_after);
