@@ -16,14 +16,16 @@
  *    (the progress callback checks both as well, for work inside one perform).
  *  - The token lives in one mlock'ed, non-dumpable page as the ready "Authorization: Bearer"
  *    header line, and is wiped at free. The header lists handed to curl are built by hand
- *    (struct curl_slist is public) so that no other copy of the token is made by us; libcurl
- *    still copies it into its request buffer while sending, which we cannot prevent.
+ *    (struct curl_slist is public) so that no other copy of the token is made by us, and
+ *    none per pooled handle (CURLOPT_XOAUTH2_BEARER would strdup it into every handle).
+ *    libcurl copies it into its request buffer while sending; its allocator wipes what it
+ *    frees (curl_global_init_mem), so at rest the process holds one copy: the locked page.
  *  - curl_global_init is not thread-safe in every libcurl build and must run once per
  *    process: rtk_api_new does it under pthread_once (a process-wide flag is the only way
  *    to honour that contract; it is never torn down, curl_global_cleanup is left to exit).
  */
-#include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,7 +43,9 @@
 #include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/clock.h"
+#include "rtkfs/http.h"
 #include "rtkfs/log.h"
+#include "rtkfs/url.h"
 
 #define MAX_ATTEMPTS 4
 #define BACKOFF_BASE_NS (100 * RTK_NS_PER_MS)
@@ -112,128 +116,66 @@ struct attempt {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
+/*
+ * libcurl's allocations, wiped when freed: libcurl writes every request (the Authorization
+ * line with it) into heap buffers it frees afterwards, and free() leaves the bytes in place.
+ * Without this, a process that made a few hundred requests holds dozens of stale copies of
+ * the token in freed memory (tests/unit/test_api_token.c counts them).
+ */
+static void wipe_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *wipe_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	old = malloc_usable_size(p);
+	if (n && n <= old)
+		return p; /* shrinking in place: the tail stays ours, to be wiped at free */
+	q = malloc(n ? n : 1);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	wipe_free(p);
+	return q;
+}
+
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	global_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free, wipe_realloc,
+					 strdup, calloc);
 }
 
 /* ---- base URL ---- */
 
-static bool host_is_loopback(const char *host)
+static int base_url(const char *url, char **norm, char *err, size_t errsz)
 {
-	unsigned char a4[4], a6[16];
-	char tmp[64];
-	size_t n = strlen(host);
+	char why[128];
+	int rc;
 
-	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, a4) == 1)
-		return a4[0] == 127;
-	if (n >= 2 && n < sizeof(tmp) && host[0] == '[' && host[n - 1] == ']') {
-		memcpy(tmp, host + 1, n - 2);
-		tmp[n - 2] = '\0';
-		if (inet_pton(AF_INET6, tmp, a6) == 1) {
-			static const unsigned char loop6[16] = {[15] = 1};
-
-			return memcmp(a6, loop6, sizeof(a6)) == 0;
-		}
-	}
-	return false;
-}
-
-/*
- * Check url; on success *norm (may be NULL) gets the normalized URL (caller frees) and
- * *plain_http whether it is http to loopback.
- */
-static int check_base_url(const char *url, char *err, size_t errsz, char **norm, bool *plain_http)
-{
-	char *scheme = NULL, *host = NULL, *part = NULL, *full = NULL;
-	CURLU *u;
-	size_t n;
-	int rc = -EINVAL;
-
-	if (errsz)
-		err[0] = '\0';
-	if (!url || !*url) {
+	if (!url) {
 		snprintf(err, errsz, "no base URL given");
 		return -EINVAL;
 	}
-	u = curl_url();
-	if (!u) {
-		snprintf(err, errsz, "cannot check base URL: out of memory");
-		return -ENOMEM;
-	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		snprintf(err, errsz, "base URL '%.200s' is not a valid absolute URL", url);
-		goto out;
-	}
-	/* Report no part of the URL here: user info may hold a password. */
-	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
-		snprintf(err, errsz, "base URL must not contain a user name or password");
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK) {
-		snprintf(err, errsz, "base URL '%.200s' must not have a query ('?...')", url);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
-		snprintf(err, errsz, "base URL '%.200s' must not have a fragment ('#...')", url);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-		snprintf(err, errsz, "base URL '%.200s' has no scheme or host", url);
-		goto out;
-	}
-	if (strcasecmp(scheme, "http") == 0) {
-		if (!host_is_loopback(host)) {
-			snprintf(err, errsz,
-				 "base URL '%.200s' is plain http to a host that is not loopback; "
-				 "use https",
-				 url);
-			goto out;
-		}
-		*plain_http = true;
-	} else if (strcasecmp(scheme, "https") == 0) {
-		*plain_http = false;
-	} else {
-		snprintf(err, errsz, "base URL '%.200s' has scheme '%.20s'; use https", url,
-			 scheme);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
-		snprintf(err, errsz, "cannot check base URL '%.200s': out of memory", url);
-		rc = -ENOMEM;
-		goto out;
-	}
-	n = strlen(full);
-	while (n && full[n - 1] == '/')
-		full[--n] = '\0';
-	if (norm) {
-		*norm = strdup(full);
-		if (!*norm) {
-			snprintf(err, errsz, "cannot check base URL: out of memory");
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	curl_free(part);
-	curl_free(full);
-	curl_free(host);
-	curl_free(scheme);
-	curl_url_cleanup(u);
+	rc = rtk_url_check(url, strlen(url), RTK_URL_BASE, norm, why, sizeof(why));
+	if (rc)
+		snprintf(err, errsz, "base URL %s", why);
+	else if (errsz)
+		err[0] = '\0';
 	return rc;
 }
 
 int rtk_api_check_base_url(const char *url, char *err, size_t errsz)
 {
-	bool plain;
-
-	return check_base_url(url, err, errsz, NULL, &plain);
+	return base_url(url, NULL, err, errsz);
 }
 
 /* ---- the token's locked page ---- */
@@ -278,6 +220,7 @@ static void free_auth(struct rtk_api *api)
 {
 	if (!api->auth)
 		return;
+	rtk_log_drop_secret(api->auth + sizeof(AUTH_PREFIX) - 1);
 	explicit_bzero(api->auth, api->auth_maplen);
 	munlock(api->auth, api->auth_maplen);
 	munmap(api->auth, api->auth_maplen);
@@ -370,8 +313,10 @@ struct rtk_api *rtk_api_new(const struct rtk_api_config *cfg, char *err, size_t 
 		goto free_api;
 	if (pthread_mutex_init(&api->stats_mu, NULL))
 		goto destroy_pool_mu;
-	if (check_base_url(cfg->base_url, err, errsz, &api->base, &api->plain_http))
+	if (base_url(cfg->base_url, &api->base, err, errsz))
 		goto destroy_stats_mu;
+	/* Checked: plain http only to loopback. curl gives the scheme in lower case. */
+	api->plain_http = strncmp(api->base, "http:", 5) == 0;
 	if (make_auth(api, cfg->token, err, errsz))
 		goto free_base;
 	link_headers(api);
@@ -390,6 +335,7 @@ struct rtk_api *rtk_api_new(const struct rtk_api_config *cfg, char *err, size_t 
 		snprintf(err, errsz, "cannot create the API client: curl share setup failed");
 		goto free_share;
 	}
+	rtk_log_set_secret(api->auth + sizeof(AUTH_PREFIX) - 1);
 	api->max_body = cfg->max_body;
 	api->budget = cfg->budget;
 	api->error_message = cfg->error_message;
@@ -442,6 +388,13 @@ void rtk_api_free(struct rtk_api *api)
 	free(api);
 }
 
+const char *rtk_api_version(void)
+{
+	const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+
+	return vi && vi->version ? vi->version : "unknown";
+}
+
 const char *rtk_api_base_url(const struct rtk_api *api)
 {
 	return api->base;
@@ -480,100 +433,22 @@ static int conn_take(struct rtk_api *api, struct conn *c)
 	return 0;
 }
 
-/* Give c back; a connection whose transfer went wrong is closed rather than kept. */
-static void conn_give(struct rtk_api *api, struct conn *c, bool keep)
+/*
+ * Give the pair back to the pool, whatever its transfer did (closed only when the pool is
+ * full). A connection that went wrong needs nothing from us: libcurl closes a connection
+ * whose transfer failed or was stopped mid-way instead of keeping it in the multi's cache,
+ * so what the pair keeps is only what is fit for reuse.
+ */
+static void conn_give(struct rtk_api *api, struct conn *c)
 {
 	pthread_mutex_lock(&api->pool_mu);
-	if (keep && api->n_pool < POOL_MAX) {
+	if (api->n_pool < POOL_MAX) {
 		api->pool[api->n_pool++] = *c;
 		c = NULL;
 	}
 	pthread_mutex_unlock(&api->pool_mu);
 	if (c)
 		conn_close(c);
-}
-
-/* ---- the errno table (DESIGN §5): the one place HTTP and curl become errno ---- */
-
-int rtk_api_errno(long status, int curl_code)
-{
-	/* A transfer error decides even when a status came first (body cut, too big, timeout). */
-	switch ((CURLcode)curl_code) {
-	case CURLE_OK:
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	/*
-	 * The connection broke mid-way: -EIO, like a 5xx, rather than -ECONNRESET, so that the
-	 * layers above treat it with the other "remote failed, data unknown" errors (the cache
-	 * serves stale data for EIO; DESIGN §5 has no ECONNRESET). A TLS handshake that fails
-	 * (often a middlebox dropping the connection) is the same kind of failure.
-	 */
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return -EIO;
-	/* The answer is not something we accept: too big, undecodable, not HTTP. */
-	case CURLE_WRITE_ERROR:
-	case CURLE_FILESIZE_EXCEEDED:
-	case CURLE_BAD_CONTENT_ENCODING:
-	case CURLE_WEIRD_SERVER_REPLY:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_TOO_MANY_REDIRECTS:
-		return -EPROTO;
-	/*
-	 * The peer is not who it must be (certificate not trusted, wrong name, bad status): a
-	 * protocol-level refusal to talk, not a network error to retry or paper over, and not
-	 * EACCES, which means "the token was refused".
-	 */
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_USE_SSL_FAILED:
-		return -EPROTO;
-	/* A local configuration problem: -o cacert names something that is not a CA bundle. */
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_URL_MALFORMAT:
-		return -EINVAL;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	/* rtk_api_call replaces this with -ETIMEDOUT when the deadline was the reason. */
-	case CURLE_ABORTED_BY_CALLBACK:
-		return -EINTR;
-	default:
-		return -EIO;
-	}
-	if (status >= 200 && status <= 299)
-		return 0;
-	if (status == 400 || status == 422)
-		return -EINVAL;
-	if (status == 401 || status == 403)
-		return -EACCES;
-	if (status == 404)
-		return -ENOENT;
-	if (status == 409)
-		return -EEXIST;
-	if (status == 429)
-		return -EAGAIN;
-	if (status >= 400 && status <= 499)
-		return -EINVAL;
-	if (status >= 500 && status <= 599)
-		return -EIO;
-	if (status == 0)
-		return -EIO; /* no answer and no curl error: cannot happen, but never 0 */
-	return -EPROTO;	     /* 1xx as final, 3xx (we never follow), nonsense */
 }
 
 /* ---- endpoint classes ---- */
@@ -653,6 +528,22 @@ void rtk_api_get_stats(struct rtk_api *api, struct rtk_api_stats *st)
 	pthread_mutex_lock(&api->stats_mu);
 	*st = api->stats;
 	pthread_mutex_unlock(&api->stats_mu);
+	st->has_budget = api->budget != NULL;
+	if (api->budget)
+		rtk_budget_get_stats(api->budget, &st->budget);
+	else
+		memset(&st->budget, 0, sizeof(st->budget));
+}
+
+bool rtk_api_is_paused(struct rtk_api *api)
+{
+	return api->budget && rtk_budget_is_paused(api->budget);
+}
+
+void rtk_api_resume(struct rtk_api *api)
+{
+	if (api->budget)
+		rtk_budget_resume(api->budget);
 }
 
 /* ---- callbacks ---- */
@@ -709,8 +600,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 		}
 		return n;
 	}
-	rtk_budget_parse_header(data, n, (long)time(NULL), &at->remaining, &at->reset_s,
-				&at->retry_after_s);
+	rtk_http_parse_ratelimit_header(data, n, (long)rtk_clock_wall_s(), &at->remaining,
+					&at->reset_s, &at->retry_after_s);
 	return n;
 }
 
@@ -737,6 +628,33 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 static bool method_has_body(const char *m)
 {
 	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+}
+
+/* The method, the body and the header list (the token's line is in both lists). */
+static CURLcode setup_method(struct rtk_api *api, CURL *e, const struct rtk_api_req *req)
+{
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(e, opt, val);                                        \
+	} while (0)
+	if (method_has_body(req->method)) {
+		SET(CURLOPT_HTTPHEADER, api->hdr_json);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		if (strcmp(req->method, "POST"))
+			SET(CURLOPT_CUSTOMREQUEST, req->method);
+	} else {
+		SET(CURLOPT_HTTPHEADER, api->hdr_plain);
+		if (strcmp(req->method, "GET"))
+			SET(CURLOPT_CUSTOMREQUEST, req->method);
+		else
+			SET(CURLOPT_HTTPGET, 1L);
+	}
+#undef SET
+	return rc;
 }
 
 static CURLcode setup(struct rtk_api *api, CURL *e, const struct rtk_api_req *req, const char *url,
@@ -809,19 +727,8 @@ static CURLcode setup(struct rtk_api *api, CURL *e, const struct rtk_api_req *re
 	 * writes get a connection of their own: nothing to re-send, the outcome stays unknown.
 	 */
 	SET(CURLOPT_FRESH_CONNECT, strcmp(req->method, "GET") ? 1L : 0L);
-	if (method_has_body(req->method)) {
-		SET(CURLOPT_HTTPHEADER, api->hdr_json);
-		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
-		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		if (strcmp(req->method, "POST"))
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
-	} else {
-		SET(CURLOPT_HTTPHEADER, api->hdr_plain);
-		if (strcmp(req->method, "GET"))
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
-		else
-			SET(CURLOPT_HTTPGET, 1L);
-	}
+	if (rc == CURLE_OK)
+		rc = setup_method(api, e, req);
 #undef SET
 	return rc;
 }
@@ -865,25 +772,6 @@ static CURLcode drive(struct conn *c, struct attempt *at)
 	}
 	curl_multi_remove_handle(c->multi, c->easy);
 	return res;
-}
-
-static bool code_is_retryable(CURLcode code)
-{
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_OPERATION_TIMEDOUT: /* the connect cap; the deadline check decides */
-		return true;
-	default:
-		return false;
-	}
 }
 
 /* ---- retry helpers ---- */
@@ -939,43 +827,6 @@ static void sanitize(char *s)
 			*s = ' ';
 }
 
-/*
- * The token out of text the server sent back (a careless or hostile server may echo it in an
- * error message, which ends in last_error and so in the control files, readable by anyone
- * the mount lets in). Every whole occurrence becomes "<redacted>"; when s was cut at its
- * size, a tail that could be the start of the token is dropped too.
- */
-void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz)
-{
-	static const char mark[] = "<redacted>";
-	const char *tok = api->auth + sizeof(AUTH_PREFIX) - 1;
-	size_t tlen = strlen(tok), len, k;
-	char *hit, *from = s;
-
-	if (!tlen || !sz)
-		return;
-	while ((hit = strstr(from, tok))) {
-		len = strlen(hit + tlen);
-		if (tlen >= sizeof(mark) - 1) {
-			memcpy(hit, mark, sizeof(mark) - 1);
-			memmove(hit + sizeof(mark) - 1, hit + tlen, len + 1);
-			from = hit + sizeof(mark) - 1;
-		} else {
-			memset(hit, '*', tlen); /* too short for the mark: mask in place */
-			from = hit + tlen;
-		}
-	}
-	len = strlen(s);
-	if (len + 1 < sz)
-		return; /* not cut: no partial token at the end */
-	for (k = tlen - 1 < len ? tlen - 1 : len; k > 0; k--) {
-		if (memcmp(s + len - k, tok, k) == 0) {
-			s[len - k] = '\0';
-			break;
-		}
-	}
-}
-
 static void count_attempt(struct rtk_api *api, enum rtk_api_endpoint ep, long status, bool retry)
 {
 	long cls = status / 100;
@@ -1022,7 +873,9 @@ static void describe(struct rtk_api *api, const struct attempt *at, CURLcode cod
 		if (api->error_message && resp->body.len &&
 		    api->error_message(resp->body.data, resp->body.len, msg, sizeof(msg)) == 0) {
 			sanitize(msg);
-			rtk_api_redact(api, msg, sizeof(msg));
+			/* A careless or hostile server may echo the token; the message ends in
+			 * last_error and so in the control files. */
+			rtk_log_redact(msg, sizeof(msg));
 		} else {
 			msg[0] = '\0';
 		}
@@ -1071,7 +924,7 @@ static void log_outcome(struct rtk_api *api, const struct rtk_api_req *req,
 	pthread_mutex_lock(&api->stats_mu);
 	snprintf(api->stats.last_error, sizeof(api->stats.last_error), "%s %s%s%s: %s", req->method,
 		 req->path, q, qs, why);
-	api->stats.last_error_time = (int64_t)time(NULL);
+	api->stats.last_error_time = rtk_clock_wall_s();
 	pthread_mutex_unlock(&api->stats_mu);
 }
 
@@ -1124,7 +977,7 @@ static int send_once(struct rtk_api *api, struct conn *c, const char *url, struc
 		return -ENOMEM;
 	if (at->too_big)
 		return -EPROTO;
-	return rtk_api_errno(status, *code);
+	return rtk_http_errno(status, *code);
 }
 
 /*
@@ -1140,7 +993,7 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 
 	if (n + 1 >= MAX_ATTEMPTS)
 		return false;
-	if (code != CURLE_OK ? !code_is_retryable(code)
+	if (code != CURLE_OK ? !rtk_http_is_retryable(code)
 			     : status != 429 && (status < 500 || status > 599))
 		return false;
 	/* A caller with a stale answer to give does not wait out a 429. */
@@ -1226,8 +1079,7 @@ int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_
 			break;
 		}
 	}
-	/* libcurl itself closes a connection that went wrong; the pair stays reusable. */
-	conn_give(api, &c, true);
+	conn_give(api, &c); /* see conn_give: libcurl drops a connection that went wrong */
 	log_outcome(api, req, &at, code, err, (rtk_clock_mono_ns() - start) / RTK_NS_PER_MS);
 release_url:
 	rtk_buf_release(&url);

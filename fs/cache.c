@@ -44,6 +44,7 @@ struct rtk_cache {
 	struct entry *lru_head, *lru_tail;
 	size_t bytes;
 	uint64_t last_sweep;
+	unsigned waiting; /* callers inside wait_done */
 	struct rtk_cache_stats st;
 };
 
@@ -221,7 +222,6 @@ static bool is_transient(int err)
 	case -ETIMEDOUT:
 	case -ECONNREFUSED:
 	case -EHOSTUNREACH:
-	case -ECONNRESET:
 	case -EAGAIN:
 	case -EIO:
 		return true;
@@ -251,15 +251,24 @@ struct rtk_cache *rtk_cache_new(const struct rtk_cache_config *cfg)
 	c->nbuckets = 64;
 	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
 	if (!c->buckets)
-		goto err_free;
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->done, &ca);
+		goto free_c;
+	if (pthread_mutex_init(&c->lock, NULL))
+		goto free_buckets;
+	if (pthread_condattr_init(&ca))
+		goto destroy_lock;
+	/* Deadlines are on CLOCK_MONOTONIC: a cond on another clock would not wait at all. */
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&c->done, &ca))
+		goto destroy_attr;
 	pthread_condattr_destroy(&ca);
 	return c;
 
-err_free:
+destroy_attr:
+	pthread_condattr_destroy(&ca);
+destroy_lock:
+	pthread_mutex_destroy(&c->lock);
+free_buckets:
+	free(c->buckets);
+free_c:
 	free(c);
 	return NULL;
 }
@@ -306,7 +315,10 @@ static int wait_done(struct rtk_cache *c, const struct rtk_cache_wait *w)
 	until = now_ns + WAIT_SLICE_NS < w->deadline_ns ? now_ns + WAIT_SLICE_NS : w->deadline_ns;
 	ts.tv_sec = (time_t)(until / RTK_NS_PER_SEC);
 	ts.tv_nsec = (long)(until % RTK_NS_PER_SEC);
+	/* Counted while the lock is out of our hands, so a stats reader sees every waiter. */
+	c->waiting++;
 	pthread_cond_timedwait(&c->done, &c->lock, &ts);
+	c->waiting--;
 	return 0;
 }
 
@@ -317,13 +329,69 @@ static int hand_out(struct rtk_cache *c, void *v, void **out)
 	return 0;
 }
 
+/*
+ * This thread fetches key (lock held, e not being fetched; the lock is dropped around the
+ * fetch). Returns the outcome for the caller: 0 with a reference in *out, or an errno; when
+ * *stale comes back true the caller serves the stale value instead.
+ */
+static int fetch_locked(struct rtk_cache *c, struct entry *e, const char *key,
+			rtk_cache_fetch_fn fetch, void *ctx, void **out, bool *stale)
+{
+	uint64_t t, gen;
+	void *old, *nv = NULL;
+	int err;
+
+	*stale = false;
+	c->st.misses++;
+	c->st.fetches++;
+	e->fetching = true;
+	gen = e->gen;
+	old = e->value;
+	if (old)
+		c->cfg.ops.ref(old);
+	pthread_mutex_unlock(&c->lock);
+
+	err = fetch(ctx, key, old, &nv);
+
+	pthread_mutex_lock(&c->lock);
+	if (old)
+		c->cfg.ops.unref(old);
+	e->fetching = false;
+	pthread_cond_broadcast(&c->done);
+	t = now(c);
+	if (!err) {
+		if (e->gen == gen) {
+			store_value(c, e, nv, t);
+			sweep(c, t);
+		} else if (e->value) {
+			/* A put or update landed meanwhile and is newer than what we fetched. */
+			c->cfg.ops.unref(nv);
+			return hand_out(c, e->value, out);
+		}
+		*out = nv; /* our reference goes to the caller */
+		return 0;
+	}
+	if (err == -EINTR)
+		return err; /* says nothing; the next caller fetches again */
+	c->st.fetch_errors++;
+	c->st.last_error = err;
+	if (is_transient(err) && e->gen == gen && may_serve_stale(c, e, t)) {
+		e->retry_at = t + c->cfg.retry_ns;
+		*stale = true;
+		return 0;
+	}
+	e->err = err;
+	e->err_until = t + c->cfg.err_ttl_ns;
+	return err;
+}
+
 int rtk_cache_get(struct rtk_cache *c, const char *key, rtk_cache_fetch_fn fetch, void *ctx,
 		  const struct rtk_cache_wait *w, void **out, unsigned *flags)
 {
 	unsigned fl = 0;
 	struct entry *e;
-	uint64_t t, gen;
-	void *old, *nv = NULL;
+	bool stale;
+	uint64_t t;
 	int err;
 
 	*out = NULL;
@@ -361,52 +429,11 @@ int rtk_cache_get(struct rtk_cache *c, const char *key, rtk_cache_fetch_fn fetch
 		if (err)
 			goto out_release;
 	}
-
 	/* This thread fetches; others wait for it. */
-	c->st.misses++;
-	c->st.fetches++;
-	e->fetching = true;
-	gen = e->gen;
-	old = e->value;
-	if (old)
-		c->cfg.ops.ref(old);
-	pthread_mutex_unlock(&c->lock);
-
-	err = fetch(ctx, key, old, &nv);
-
-	pthread_mutex_lock(&c->lock);
-	if (old)
-		c->cfg.ops.unref(old);
-	e->fetching = false;
-	pthread_cond_broadcast(&c->done);
-	t = now(c);
+	err = fetch_locked(c, e, key, fetch, ctx, out, &stale);
 	fl |= RTK_CACHE_FETCHED;
-	if (!err) {
-		if (e->gen == gen) {
-			store_value(c, e, nv, t);
-			sweep(c, t);
-		} else if (e->value) {
-			/* A put or update landed meanwhile and is newer than what we fetched. */
-			c->cfg.ops.unref(nv);
-			nv = NULL;
-			err = hand_out(c, e->value, out);
-			goto out_release;
-		}
-		*out = nv; /* our reference goes to the caller */
+	if (!stale)
 		goto out_release;
-	}
-	if (err == -EINTR)
-		goto out_release; /* says nothing; the next caller fetches again */
-	c->st.fetch_errors++;
-	c->st.last_error = err;
-	if (is_transient(err) && e->gen == gen && may_serve_stale(c, e, t)) {
-		e->retry_at = t + c->cfg.retry_ns;
-		goto serve_stale;
-	}
-	e->err = err;
-	e->err_until = t + c->cfg.err_ttl_ns;
-	goto out_release;
-
 serve_stale:
 	fl |= RTK_CACHE_STALE;
 	c->st.stale_serves++;
@@ -527,5 +554,6 @@ void rtk_cache_get_stats(struct rtk_cache *c, struct rtk_cache_stats *st)
 	*st = c->st;
 	st->entries = c->nentries;
 	st->bytes = c->bytes;
+	st->waiting = c->waiting;
 	pthread_mutex_unlock(&c->lock);
 }

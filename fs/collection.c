@@ -6,7 +6,6 @@
 
 #include "rtkfs/api.h"
 #include "rtkfs/attr.h"
-#include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/collection.h"
 #include "rtkfs/health.h"
@@ -175,7 +174,7 @@ static int fetch_blocked(struct rtk_coll *c, bool have_old)
 {
 	int err = rtk_health_blocked(c->cfg.health);
 
-	if (!err && have_old && c->cfg.budget && rtk_budget_is_paused(c->cfg.budget))
+	if (!err && have_old && rtk_api_is_paused(c->cfg.api))
 		err = -EAGAIN;
 	return err;
 }
@@ -221,14 +220,12 @@ out:
 /* The most pages one listing may take (see collection.h). */
 static unsigned pages_max(const struct rtk_coll *c)
 {
-	struct rtk_budget_stats bs;
+	struct rtk_api_stats st;
 	unsigned cap = RTK_COLL_PAGES_MAX;
 
-	if (c->cfg.budget) {
-		rtk_budget_get_stats(c->cfg.budget, &bs);
-		if (bs.limit / 20 < cap)
-			cap = bs.limit / 20 > 5 ? bs.limit / 20 : 5;
-	}
+	rtk_api_get_stats(c->cfg.api, &st);
+	if (st.has_budget && st.budget.limit / 20 < cap)
+		cap = st.budget.limit / 20 > 5 ? st.budget.limit / 20 : 5;
 	return cap;
 }
 

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "rtkfs/api.h"
-#include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/cache.h"
 #include "rtkfs/clock.h"
@@ -124,8 +123,8 @@ static void take_snapshot(struct rtk_ctl *c, struct snapshot *s)
 	rtk_cache_get_stats(c->cfg.cache, &s->cs);
 	rtk_api_get_stats(c->cfg.api, &s->as);
 	s->degraded = rtk_health_is_degraded(c->cfg.health);
-	if (c->cfg.budget) {
-		rtk_budget_get_stats(c->cfg.budget, &s->bs);
+	if (s->as.has_budget) {
+		s->bs = s->as.budget;
 		if (s->bs.paused_until_ns > now_ns)
 			s->paused_for = (s->bs.paused_until_ns - now_ns + RTK_NS_PER_SEC - 1) /
 					RTK_NS_PER_SEC;
@@ -346,6 +345,11 @@ int rtk_ctl_command(struct rtk_ctl *c, const char *buf, size_t len)
 	if (len == 5 && memcmp(buf, "flush", 5) == 0) {
 		rtk_cache_flush(c->cfg.cache);
 		rtk_info("flushed every cached listing");
+		return 0;
+	}
+	if (len == 6 && memcmp(buf, "resume", 6) == 0) {
+		rtk_api_resume(c->cfg.api);
+		rtk_info("resumed: the server's pause is over for rtkfs");
 		return 0;
 	}
 	return -EINVAL;

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
-#include <stdlib.h>
-#include <sys/mman.h>
 
 #include "rtkfs/log.h"
 
@@ -14,7 +13,8 @@
  */
 static enum rtk_log_level max_level = RTK_LOG_INFO;
 static int to_syslog;
-static char *secret; /* our own copy, locked in memory, wiped at exit */
+/* Borrowed (the API client's locked copy), see rtk_log_set_secret. */
+static const char *_Atomic secret;
 
 void rtk_log_init(enum rtk_log_level level, bool use_syslog)
 {
@@ -29,27 +29,16 @@ void rtk_log_use_syslog(bool on)
 	to_syslog = on;
 }
 
-static void wipe_secret(void)
-{
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-		secret = NULL;
-	}
-}
-
 void rtk_log_set_secret(const char *s)
 {
-	static bool registered;
+	atomic_store(&secret, s && *s ? s : NULL);
+}
 
-	wipe_secret();
-	if (!s || !*s)
-		return;
-	secret = strdup(s);
-	if (secret)
-		mlock(secret, strlen(secret) + 1);
-	if (!registered)
-		registered = atexit(wipe_secret) == 0;
+void rtk_log_drop_secret(const char *s)
+{
+	const char *expected = s;
+
+	atomic_compare_exchange_strong(&secret, &expected, NULL);
 }
 
 bool rtk_log_enabled(enum rtk_log_level level)
@@ -57,31 +46,38 @@ bool rtk_log_enabled(enum rtk_log_level level)
 	return level <= max_level;
 }
 
-/* Replace every occurrence of the secret in line (in place) with "<redacted>". */
-static void redact(char *line, size_t size)
+void rtk_log_redact(char *s, size_t sz)
 {
 	static const char mark[] = "<redacted>";
-	size_t slen, mlen = sizeof(mark) - 1;
-	char *from = line, *hit;
+	const size_t mlen = sizeof(mark) - 1;
+	const char *tok = atomic_load(&secret);
+	size_t tlen, len, k;
+	char *hit, *from = s;
 
-	if (!secret)
+	if (!tok || !sz)
 		return;
-	slen = strlen(secret);
-	if (!slen)
-		return;
-	while ((hit = strstr(from, secret))) {
-		size_t tail = strlen(hit + slen) + 1; /* with the NUL */
-
-		if (hit + mlen >= line + size - 1) {
-			*hit = '\0';
-			return;
+	s[sz - 1] = '\0';
+	tlen = strlen(tok);
+	/* The mark is never longer than what it replaces, so s never grows. */
+	while ((hit = strstr(from, tok))) {
+		if (tlen >= mlen) {
+			memcpy(hit, mark, mlen);
+			memmove(hit + mlen, hit + tlen, strlen(hit + tlen) + 1);
+			from = hit + mlen;
+		} else {
+			memset(hit, '*', tlen); /* too short for the mark: mask in place */
+			from = hit + tlen;
 		}
-		if (hit + mlen + tail > line + size)
-			tail = (size_t)(line + size - (hit + mlen)) - 1;
-		memmove(hit + mlen, hit + slen, tail);
-		memcpy(hit, mark, mlen);
-		line[size - 1] = '\0';
-		from = hit + mlen;
+	}
+	len = strlen(s);
+	if (len + 1 < sz)
+		return; /* not cut: no partial token at the end */
+	/* s filled sz and may have been cut inside the token: drop a tail that begins it. */
+	for (k = tlen - 1 < len ? tlen - 1 : len; k > 0; k--) {
+		if (memcmp(s + len - k, tok, k) == 0) {
+			s[len - k] = '\0';
+			break;
+		}
 	}
 }
 
@@ -97,7 +93,7 @@ void rtk_log(enum rtk_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	redact(line, sizeof(line));
+	rtk_log_redact(line, sizeof(line));
 	if (to_syslog)
 		syslog(prio[level], "%s", line);
 	else

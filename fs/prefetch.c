@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rtkfs/budget.h"
+#include "rtkfs/api.h"
 #include "rtkfs/clock.h"
 #include "rtkfs/prefetch.h"
 #include "rtkfs/workq.h"
@@ -91,14 +91,16 @@ void rtk_prefetch_free(struct rtk_prefetch *p)
 
 bool rtk_prefetch_has_room(struct rtk_prefetch *p, size_t n)
 {
-	struct rtk_budget_stats bs;
+	struct rtk_api_stats st;
 
 	if (!p->q || atomic_load(&p->quitting))
 		return false;
-	if (!p->cfg.budget)
+	if (!p->cfg.api)
 		return true;
-	rtk_budget_get_stats(p->cfg.budget, &bs);
-	return !bs.paused_until_ns && bs.left >= bs.limit / 4 + n;
+	rtk_api_get_stats(p->cfg.api, &st);
+	if (!st.has_budget)
+		return true;
+	return !st.budget.paused_until_ns && st.budget.left >= st.budget.limit / 4 + n;
 }
 
 int rtk_prefetch_push(struct rtk_prefetch *p, enum rtk_kind k, const struct rtk_ids *ids)

@@ -7,6 +7,7 @@
 #include "rtkfs/envelope.h"
 #include "rtkfs/listing.h"
 #include "rtkfs/obj.h"
+#include "rtkfs/log.h"
 #include "rtkfs/path.h"
 #include "rtkfs/token.h"
 
@@ -44,7 +45,7 @@ static int verify_at(struct rtk_api *api, const char *path, const struct rtk_op 
 					    sizeof(server)) != 0)
 			snprintf(server, sizeof(server), "%s", strerror(-err));
 		else
-			rtk_api_redact(api, server, sizeof(server));
+			rtk_log_redact(server, sizeof(server));
 		if (resp.status)
 			snprintf(msg, msgsz, "%s%s: HTTP %ld: %s", rtk_api_base_url(api), path,
 				 resp.status, server);

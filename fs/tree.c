@@ -778,7 +778,7 @@ static int make_parts(struct rtk_tree *t)
 	struct rtk_prefetch_config pc = {
 		.threads = t->cfg.prefetch,
 		.timeout_ns = t->cfg.timeout_ns,
-		.budget = t->cfg.budget,
+		.api = t->cfg.api,
 		.fetch = prefetch_fetch,
 		.ctx = t,
 	};
@@ -790,14 +790,14 @@ static int make_parts(struct rtk_tree *t)
 		return -ENOMEM;
 	{
 		struct rtk_coll_config cc = {
-			.api = t->cfg.api, .budget = t->cfg.budget, .cache = t->cfg.cache,
+			.api = t->cfg.api, .cache = t->cfg.cache,
 			.health = t->health, .ino = t->ino, .prefetch = t->prefetch,
 			.hooks = t->cfg.hooks, .accounts = t->cfg.accounts,
 			.naccounts = t->cfg.naccounts, .max_body = t->cfg.max_body,
 			.mounted = t->attr.mounted,
 		};
 		struct rtk_ctl_config xc = {
-			.api = t->cfg.api, .budget = t->cfg.budget, .cache = t->cfg.cache,
+			.api = t->cfg.api, .cache = t->cfg.cache,
 			.health = t->health, .accounts = t->cfg.accounts,
 			.naccounts = t->cfg.naccounts,
 		};

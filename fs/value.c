@@ -14,10 +14,9 @@
 
 #include "rtkfs/json.h"
 #include "rtkfs/path.h"
+#include "rtkfs/url.h"
 #include "rtkfs/value.h"
 
-/* Longest url accepted in a write. */
-#define URL_MAX 2048
 /* Event names: the nine of the API. */
 #define EVENT_COUNT 9
 
@@ -54,148 +53,24 @@ static bool lit_eq(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(s, lit, n) == 0;
 }
 
-static bool lit_eq_nocase(const char *s, size_t n, const char *lit)
-{
-	size_t i;
-
-	if (strlen(lit) != n)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != lit[i])
-			return false;
-	}
-	return true;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* 127.x.x.x as four decimal octets. */
-static bool host_is_loopback_v4(const char *h, size_t n)
-{
-	size_t i = 0;
-	int part;
-
-	for (part = 0; part < 4; part++) {
-		unsigned v = 0, digits = 0;
-
-		if (part > 0) {
-			if (i >= n || h[i] != '.')
-				return false;
-			i++;
-		}
-		while (i < n && is_digit(h[i]) && digits < 4) {
-			v = v * 10 + (unsigned)(h[i++] - '0');
-			digits++;
-		}
-		if (digits == 0 || digits > 3 || v > 255 || (part == 0 && v != 127))
-			return false;
-	}
-	return i == n;
-}
-
-static bool host_char_ok(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-	       strchr("-._~%!$&'()*+,;=", c) != NULL;
-}
-
-/* ---- urls (the lead swaps this section for rtk_url_check) ---- */
-
-/* The scheme before "://": 1 for https, 0 for http, -1 for anything else; *rest after it. */
-static int url_scheme(const char *url, size_t len, const char **rest)
-{
-	const char *p = memchr(url, ':', len);
-
-	if (!p || url + len - p < 3 || p[1] != '/' || p[2] != '/')
-		return -1;
-	*rest = p + 3;
-	if (lit_eq_nocase(url, (size_t)(p - url), "https"))
-		return 1;
-	if (lit_eq_nocase(url, (size_t)(p - url), "http"))
-		return 0;
-	return -1;
-}
-
-/* The end of the host that starts at host (before aend), or NULL if it is not one. */
-static const char *url_host_end(const char *host, const char *aend)
-{
-	const char *p, *hend;
-
-	if (host < aend && *host == '[') {
-		hend = memchr(host, ']', (size_t)(aend - host));
-		if (!hend || hend == host + 1)
-			return NULL;
-		for (p = host + 1; p < hend; p++) {
-			if (!(is_digit(*p) || (*p >= 'a' && *p <= 'f') ||
-			      (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
-				return NULL;
-		}
-		return hend + 1;
-	}
-	for (hend = host; hend < aend && *hend != ':'; hend++) {
-		if (!host_char_ok(*hend))
-			return NULL;
-	}
-	return hend;
-}
-
-/* Empty, or ":" and a port in 1..65535. */
-static bool url_port_ok(const char *p, const char *aend)
-{
-	unsigned port = 0;
-
-	if (p == aend)
-		return true;
-	if (*p != ':' || p + 1 == aend || aend - p > 6)
-		return false;
-	for (p++; p < aend; p++) {
-		if (!is_digit(*p))
-			return false;
-		port = port * 10 + (unsigned)(*p - '0');
-	}
-	return port != 0 && port <= 65535;
-}
-
-static bool host_is_loopback(const char *host, size_t n)
-{
-	return lit_eq_nocase(host, n, "localhost") || lit_eq(host, n, "[::1]") ||
-	       host_is_loopback_v4(host, n);
-}
+/* ---- urls: one parser for every URL check (url.h) ---- */
 
 bool rtk_value_url_is_valid(const char *url, size_t len)
 {
-	const char *auth, *aend, *host, *hend, *at;
-	int https;
-	size_t i;
+	char why[128];
 
-	if (!url || len == 0 || len > URL_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
-			return false;
-	}
-	https = url_scheme(url, len, &auth);
-	if (https < 0)
-		return false;
-	for (aend = auth; aend < url + len && *aend != '/' && *aend != '?' && *aend != '#'; aend++)
-		;
-	host = auth;
-	for (at = auth; at < aend; at++) {
-		if (*at == '@')
-			host = at + 1;
-	}
-	hend = url_host_end(host, aend);
-	if (!hend || hend == host || !url_port_ok(hend, aend))
-		return false;
-	/* Plain http only where nothing crosses a network. */
-	return https || host_is_loopback(host, (size_t)(hend - host));
+	return url && rtk_url_check(url, len, RTK_URL_WEBHOOK, NULL, why, sizeof(why)) == 0;
+}
+
+/* Check a written url: 0, or -EINVAL with the reason in msg. */
+static int check_url(const char *url, size_t len, char *msg, size_t msgsz)
+{
+	char why[160];
+
+	if (rtk_url_check(url, len, RTK_URL_WEBHOOK, NULL, why, sizeof(why)) == 0)
+		return 0;
+	set_msg(msg, msgsz, "%s (%s)", url_reason, why);
+	return -EINVAL;
 }
 
 /* ---- checking written text ---- */
@@ -473,8 +348,7 @@ static int patch_text(enum rtk_field f, const char *val, size_t len, const struc
 			return err;
 	} else if (refuse_nul("url", val, n, msg, msgsz)) {
 		return -EINVAL;
-	} else if (!rtk_value_url_is_valid(val, n)) {
-		set_msg(msg, msgsz, "%s", url_reason);
+	} else if (check_url(val, n, msg, msgsz)) {
 		return -EINVAL;
 	}
 	if (cur_line_is(cur, f, val, n))
@@ -650,9 +524,11 @@ static int put_check(const struct put_keys *k, int idx[EVENT_COUNT], size_t *nev
 	}
 	if (check_name(k->name->valuestring, strlen(k->name->valuestring), msg, msgsz))
 		return -EINVAL;
-	if (!cJSON_IsString(k->url) || !k->url->valuestring ||
-	    !rtk_value_url_is_valid(k->url->valuestring, strlen(k->url->valuestring))) {
+	if (!cJSON_IsString(k->url) || !k->url->valuestring) {
 		set_msg(msg, msgsz, "%s", url_reason);
+		return -EINVAL;
+	}
+	if (check_url(k->url->valuestring, strlen(k->url->valuestring), msg, msgsz)) {
 		return -EINVAL;
 	}
 	if (put_events(k->events, idx, nev, msg, msgsz))

@@ -153,7 +153,7 @@ static void record_error(struct rtk_write *w, const char *method, const char *pa
 	else if (rtk_envelope_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
 		snprintf(server, sizeof(server), "%s", strerror(-err));
 	else
-		rtk_api_redact(w->cfg.api, server, sizeof(server)); /* a server may echo the token */
+		rtk_log_redact(server, sizeof(server)); /* a server may echo the token */
 	if (resp && resp->status)
 		snprintf(line, sizeof(line), "%s %s: HTTP %ld: %s", method, path, resp->status,
 			 server);

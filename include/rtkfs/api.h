@@ -11,7 +11,7 @@
  * - GETs are retried on connection errors, 429 and 5xx with full-jitter exponential backoff
  *   within the deadline, honouring retry-after; other methods are never retried once sent.
  * - Connections (and TLS sessions, DNS) are shared between threads and reused.
- * - HTTP status and curl errors become an errno in exactly one place (rtk_api_errno).
+ * - HTTP status and curl errors become an errno in exactly one place (rtk_http_errno, http.h).
  *
  * Thread-safe: any number of threads may call rtk_api_call() at once.
  */
@@ -22,14 +22,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
 
 struct rtk_api;
-struct rtk_budget;
 
 struct rtk_api_config {
 	const char *base_url;   /* "https://api.cloudflare.com/client/v4"; no trailing '/' needed */
-	const char *token;      /* copied (into locked memory); never logged */
+	/* Copied into locked memory, which is registered with the logger (rtk_log_set_secret)
+	 * until rtk_api_free; never logged. */
+	const char *token;
 	const char *cacert;     /* extra CA bundle, or NULL */
 	size_t max_body;        /* response bytes kept; more is -EPROTO */
 	struct rtk_budget *budget; /* borrowed; NULL for none */
@@ -87,17 +89,11 @@ void rtk_api_resp_release(struct rtk_api_resp *r);
 
 /*
  * Send req and wait for the answer. Returns 0 for a 2xx, else a negative errno
- * (rtk_api_errno, -ETIMEDOUT at the deadline, -EINTR when interrupted, -EAGAIN when the rate
+ * (rtk_http_errno, -ETIMEDOUT at the deadline, -EINTR when interrupted, -EAGAIN when the rate
  * budget has no room before the deadline, -EPROTO over the body cap or on a redirect).
  * resp (initialized by the caller) holds the last status and body either way.
  */
 int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_api_resp *resp);
-
-/*
- * The errno table of DESIGN §5. status is the HTTP status (0: no response); curl_code is a
- * CURLcode (0: none). 2xx is 0.
- */
-int rtk_api_errno(long status, int curl_code);
 
 /* The endpoint class of an API path. */
 enum rtk_api_endpoint rtk_api_endpoint_of(const char *method, const char *path);
@@ -113,15 +109,23 @@ struct rtk_api_stats {
 	int last_errno;
 	char last_error[256];  /* "GET /accounts: HTTP 503: <server message>" (no token) */
 	int64_t last_error_time; /* wall clock seconds, 0 when none */
+	bool has_budget;       /* the client has a rate budget; budget is all zero when not */
+	struct rtk_budget_stats budget;
 };
+/* A snapshot of the counters (and of the rate budget's, when there is one). */
 void rtk_api_get_stats(struct rtk_api *api, struct rtk_api_stats *st);
 
+/* Is the client holding back every request because the server said 429 (a pause)? */
+bool rtk_api_is_paused(struct rtk_api *api);
+
 /*
- * Take the token out of text that came from the server (an error message about to be logged
- * or kept for the control files): each occurrence becomes "<redacted>", and when s filled sz
- * (it may have been cut), a tail that could be the token's beginning is dropped.
+ * End a 429 pause at once (`echo resume > .rtkfs/ctl`): the next request goes out, and
+ * callers waiting for the pause to pass are woken. No-op without a budget or a pause.
  */
-void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz);
+void rtk_api_resume(struct rtk_api *api);
+
+/* libcurl's version string ("8.5.0"), for --version. Static; never NULL. */
+const char *rtk_api_version(void);
 
 /* The base URL, as normalized (no trailing '/'). */
 const char *rtk_api_base_url(const struct rtk_api *api);

@@ -18,6 +18,14 @@
 
 struct rtk_budget;
 
+/*
+ * The longest a server can stop us: a pause (429 with retry-after, or Ratelimit r=0;t=...)
+ * and a server's "reset in T s" are capped at 300 s, so a hostile or confused server saying
+ * "come back tomorrow" costs at most five minutes (and `echo resume > .rtkfs/ctl` ends it at
+ * once, see rtk_budget_resume).
+ */
+#define RTK_BUDGET_PAUSE_MAX_S 300
+
 struct rtk_budget_stats {
 	unsigned limit, window_s;
 	unsigned left;        /* units left in the current window */
@@ -39,27 +47,26 @@ int rtk_budget_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait);
 
 /*
  * What the server said in a response: remaining units and seconds until its window resets
- * (either may be negative for "not given"). The budget never allows more than the server
- * says is left.
+ * (either may be negative for "not given"; reset_s is capped at RTK_BUDGET_PAUSE_MAX_S). The
+ * budget never allows more than the server says is left.
  */
 void rtk_budget_observe(struct rtk_budget *b, long remaining, long reset_s);
 
-/* A 429: no request goes out for retry_after_s seconds (at least 1). Wakes no one early. */
+/*
+ * A 429: no request goes out for retry_after_s seconds (at least 1, at most
+ * RTK_BUDGET_PAUSE_MAX_S). Wakes no one early.
+ */
 void rtk_budget_pause(struct rtk_budget *b, unsigned retry_after_s);
+
+/*
+ * End a pause at once (a 429's, and a server's "0 left until ...") and wake every waiter;
+ * the next acquire may go if our own window has room.
+ */
+void rtk_budget_resume(struct rtk_budget *b);
 
 /* Is a 429 pause running now? */
 bool rtk_budget_is_paused(struct rtk_budget *b);
 
 void rtk_budget_get_stats(struct rtk_budget *b, struct rtk_budget_stats *st);
-
-/*
- * Parse rate-limit response headers (one header line, "Name: value", as curl delivers them)
- * into remaining/reset/retry-after; fields not in this line are left untouched. Understands
- * `Ratelimit: "default";r=N;t=S`, `Ratelimit-Policy`, `x-ratelimit-remaining: N`,
- * `x-ratelimit-reset: <RFC 1123 date or seconds>` (now_s: wall-clock seconds, for dates)
- * and `retry-after: <seconds or HTTP date>`. Returns true when the line was one of these.
- */
-bool rtk_budget_parse_header(const char *line, size_t len, long now_s, long *remaining,
-			     long *reset_s, long *retry_after_s);
 
 #endif

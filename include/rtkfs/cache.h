@@ -7,8 +7,8 @@
  * - A value is fresh for ttl after it was stored; within that, get() returns it at once.
  * - Single-flight: callers missing the same key at once wait for one fetch.
  * - Stale-if-error: when a refresh fails with an error that says nothing about the data
- *   (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -ECONNRESET, -EAGAIN, -EIO, -EPROTO is NOT
- *   one), the last value is served for up to stale after it went stale, and the refresh is
+ *   (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EAGAIN, -EIO; -EPROTO is NOT one; a broken
+ *   connection reaches us as -EIO, the api never says -ECONNRESET), the last value is served for up to stale after it went stale, and the refresh is
  *   not tried again for retry_ns; other errors are returned and remembered for err_ttl_ns.
  * - Generation-checked puts: a fetch that started before a put() or update() never
  *   overwrites what they stored.
@@ -60,6 +60,7 @@ typedef int (*rtk_cache_fetch_fn)(void *ctx, const char *key, void *old, void **
 struct rtk_cache_stats {
 	uint64_t hits, misses, stale_serves, fetches, fetch_errors, evictions;
 	size_t entries, bytes;
+	unsigned waiting; /* callers waiting now for another caller's fetch */
 	int last_error; /* negative errno of the last failed fetch, 0 if none */
 };
 

@@ -19,6 +19,10 @@ struct rtk_clock {
 /* The real CLOCK_MONOTONIC, in ns. Deadlines are always on this clock. */
 uint64_t rtk_clock_mono_ns(void);
 
+/* The wall clock (CLOCK_REALTIME), in whole seconds since the epoch: for HTTP dates and for
+ * the time of events shown to users, never for deadlines. */
+int64_t rtk_clock_wall_s(void);
+
 /* Read a clock (a zeroed struct rtk_clock is the real one). */
 static inline uint64_t rtk_clock_now(const struct rtk_clock *c)
 {

@@ -32,7 +32,6 @@
 
 struct rtk_coll;
 struct rtk_api;
-struct rtk_budget;
 struct rtk_health;
 struct rtk_listing;
 struct rtk_obj;
@@ -72,7 +71,6 @@ extern const struct rtk_cache_ops rtk_coll_cache_ops;
 
 struct rtk_coll_config {
 	struct rtk_api *api;         /* borrowed */
-	struct rtk_budget *budget;   /* borrowed, may be NULL (pauses, page cap) */
 	struct rtk_cache *cache;     /* borrowed; values are struct rtk_held */
 	struct rtk_health *health;   /* borrowed */
 	struct rtk_ino *ino;         /* borrowed: whose kernel caches to drop on a change */

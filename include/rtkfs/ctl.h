@@ -22,13 +22,11 @@
 
 struct rtk_ctl;
 struct rtk_api;
-struct rtk_budget;
 struct rtk_cache;
 struct rtk_health;
 
 struct rtk_ctl_config {
 	struct rtk_api *api;       /* all borrowed */
-	struct rtk_budget *budget; /* may be NULL */
 	struct rtk_cache *cache;
 	struct rtk_health *health;
 	const char *const *accounts; /* user-named account ids (for status) */

@@ -20,12 +20,12 @@
 #include "rtkfs/op.h"
 
 struct rtk_prefetch;
-struct rtk_budget;
+struct rtk_api;
 
 struct rtk_prefetch_config {
 	unsigned threads;          /* workers; 0: no read-ahead at all */
 	uint64_t timeout_ns;       /* deadline of one background fetch */
-	struct rtk_budget *budget; /* borrowed, may be NULL: the room read-ahead may use */
+	struct rtk_api *api;       /* borrowed, may be NULL: whose rate budget to leave room in */
 	/* Fetch the listing of kind k under ids (ends early when op says interrupted). */
 	void (*fetch)(void *ctx, enum rtk_kind k, const struct rtk_ids *ids,
 		      const struct rtk_op *op);

@@ -22,12 +22,10 @@
 
 struct rtk_tree;
 struct rtk_api;
-struct rtk_budget;
 struct rtk_cache;
 
 struct rtk_tree_config {
 	struct rtk_api *api;         /* borrowed */
-	struct rtk_budget *budget;   /* borrowed; the api's rate budget (may be NULL) */
 	struct rtk_cache *cache;     /* borrowed; configured with rtk_coll_cache_ops */
 	const char *const *accounts; /* user-named account ids, or NULL for GET /accounts */
 	size_t naccounts;

@@ -328,3 +328,26 @@ def test_permissions_are_enforced(api, open_dir, nobody):
         assert api.webhook(A, app, hook["id"]) == hook
     finally:
         stop_clean(m)
+
+
+# ---- one rtkfs per mount point ----
+
+def test_stacked_mount_is_refused(api, mount, tmp_path):
+    """A second rtkfs on a live rtkfs mount point refuses with one line, sends nothing, and
+    leaves the first mount working."""
+    first = mount(api)
+    before = api.count("GET", r".*")
+    second = Mount(api, tmp_path / "second")
+    second.mnt = first.mnt
+    r = subprocess.run(second.argv(), env=second.env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=15)
+    assert r.returncode == 1, r.stderr
+    mnt = str(first.mnt)
+    assert r.stderr == (f"rtkfs: '{mnt}' is already an rtkfs mount; unmount it first "
+                        f"(fusermount3 -u '{mnt}')\n"), r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+    assert api.count("GET", r".*") == before
+    stacked = [l for l in read("/proc/self/mountinfo").splitlines()
+               if f" {mnt} " in l and " - fuse.rtkfs " in l]
+    assert len(stacked) == 1, stacked
+    assert A in os.listdir(first / "accounts")

@@ -61,6 +61,15 @@ static int check_tests_passed, check_tests_failed;
 		}                                                                                  \
 	} while (0)
 
+/* Setup that must work for the test to mean anything: its failure fails the test (and ends
+ * it, since what follows would only crash or pass vacuously). */
+#define REQUIRE(expr)                                                                              \
+	do {                                                                                       \
+		CHECK(expr);                                                                       \
+		if (!(expr))                                                                       \
+			return;                                                                    \
+	} while (0)
+
 #define RUN(fn)                                                                                    \
 	do {                                                                                       \
 		check_failed_here = 0;                                                             \

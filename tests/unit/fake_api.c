@@ -220,6 +220,11 @@ const char *rtk_api_endpoint_name(enum rtk_api_endpoint ep)
 	return ep == RTK_EP_OTHER ? "other" : "endpoint";
 }
 
-void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz)
+bool rtk_api_is_paused(struct rtk_api *api)
+{
+	return false;
+}
+
+void rtk_api_resume(struct rtk_api *api)
 {
 }

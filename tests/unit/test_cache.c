@@ -2,9 +2,9 @@
 /* The listing cache, on a fake clock: freshness, single-flight, stale-if-error, puts. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "rtkfs/cache.h"
 #include "check.h"
@@ -67,7 +67,7 @@ static int fetch(void *ctx, const char *key, void *old, void **out)
 
 	atomic_fetch_add(&s->calls, 1);
 	while (atomic_load(&s->gate))
-		usleep(1000);
+		sched_yield();
 	s->seen_old = old;
 	if (s->fail)
 		return s->fail;
@@ -203,27 +203,48 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* Poll (no sleep) until one fetch runs and n callers wait for it; false after 10 s. */
+static bool until_fetch_and_waiting(struct rtk_cache *c, struct source *s, unsigned n)
+{
+	uint64_t give_up = rtk_clock_mono_ns() + 10 * SEC;
+	struct rtk_cache_stats st;
+
+	do {
+		rtk_cache_get_stats(c, &st);
+		if (atomic_load(&s->calls) == 1 && st.waiting == n)
+			return true;
+		sched_yield();
+	} while (rtk_clock_mono_ns() < give_up);
+	return false;
+}
+
 static void test_single_flight(void)
 {
 	struct rtk_cache *c = new_cache(1 << 20);
+	struct rtk_cache_stats st;
 	struct source s = {.next = 7};
 	struct reader r[20];
 	pthread_t th[20];
 	int i;
 
+	REQUIRE(c);
 	atomic_store(&s.gate, 1);
 	for (i = 0; i < 20; i++) {
 		r[i] = (struct reader){.c = c, .s = &s};
 		pthread_create(&th[i], NULL, reader, &r[i]);
 	}
-	while (atomic_load(&s.calls) == 0)
-		usleep(1000);
+	/* The fetch is held until all 19 other callers provably wait on it. */
+	CHECK(until_fetch_and_waiting(c, &s, 19));
 	atomic_store(&s.gate, 0);
 	for (i = 0; i < 20; i++) {
 		pthread_join(th[i], NULL);
 		CHECK_EQ_INT(r[i].got, 7);
 	}
 	CHECK_EQ_INT(s.calls, 1);
+	rtk_cache_get_stats(c, &st);
+	CHECK_EQ_INT(st.fetches, 1);
+	CHECK_EQ_INT(st.misses, 1);
+	CHECK_EQ_INT(st.waiting, 0);
 	rtk_cache_free(c);
 	CHECK_EQ_INT(live, 0);
 }
@@ -240,7 +261,7 @@ static void test_waiter_deadline(void)
 	atomic_store(&s.gate, 1);
 	pthread_create(&th, NULL, reader, &r);
 	while (atomic_load(&s.calls) == 0)
-		usleep(1000);
+		sched_yield();
 	/* A second caller with a short deadline gives up; it never sends its own request. */
 	w = (struct rtk_cache_wait){.deadline_ns = rtk_clock_mono_ns() + 20 * RTK_NS_PER_MS};
 
@@ -271,7 +292,7 @@ static void test_waiter_interrupted(void)
 	atomic_store(&s.gate, 1);
 	pthread_create(&th, NULL, reader, &r);
 	while (atomic_load(&s.calls) == 0)
-		usleep(1000);
+		sched_yield();
 	/* Ctrl-C on a caller waiting for another's fetch: -EINTR at once, not at the deadline. */
 	w.deadline_ns = rtk_clock_mono_ns() + 10 * SEC;
 	t0 = rtk_clock_mono_ns();
@@ -341,7 +362,7 @@ static void test_put_beats_older_fetch(void)
 	r = (struct reader){.c = c, .s = &s};
 	pthread_create(&th, NULL, put_during_fetch, &r);
 	while (atomic_load(&s.calls) < 2)
-		usleep(1000);
+		sched_yield();
 	v = val_new(50);
 	rtk_cache_put(c, "/k", v);
 	val_unref(v);
