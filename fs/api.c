@@ -94,6 +94,7 @@ struct rtk_api {
 
 	pthread_mutex_t stats_mu;
 	struct rtk_api_stats stats;
+	struct rtk_hist latency; /* lock-free: not under stats_mu */
 };
 
 /* What one attempt saw; the callbacks' context. */
@@ -528,6 +529,7 @@ void rtk_api_get_stats(struct rtk_api *api, struct rtk_api_stats *st)
 	pthread_mutex_lock(&api->stats_mu);
 	*st = api->stats;
 	pthread_mutex_unlock(&api->stats_mu);
+	rtk_hist_read(&api->latency, &st->latency);
 	st->has_budget = api->budget != NULL;
 	if (api->budget)
 		rtk_budget_get_stats(api->budget, &st->budget);
@@ -834,6 +836,7 @@ static void count_attempt(struct rtk_api *api, enum rtk_api_endpoint ep, long st
 	pthread_mutex_lock(&api->stats_mu);
 	api->stats.requests[ep]++;
 	api->stats.by_class[cls >= 1 && cls <= 5 ? cls : 0]++;
+	api->stats.by_endpoint_class[ep][cls >= 1 && cls <= 5 ? cls : 0]++;
 	if (status == 429)
 		api->stats.status_429++;
 	if (retry)
@@ -1010,7 +1013,7 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 
 int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_api_resp *resp)
 {
-	uint64_t start = rtk_clock_mono_ns(), wait;
+	uint64_t start = rtk_clock_mono_ns(), wait, sent_at;
 	struct attempt at;
 	struct rtk_buf url;
 	CURLcode code = CURLE_OK;
@@ -1063,7 +1066,9 @@ int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_
 				err = -EAGAIN;
 			break;
 		}
+		sent_at = rtk_clock_mono_ns();
 		err = send_once(api, &c, url.data, &at, &code);
+		rtk_hist_observe(&api->latency, rtk_clock_mono_ns() - sent_at);
 		count_attempt(api, ep, resp->status, n > 0);
 		if (!err || strcmp(req->method, "GET") || !should_retry(api, &at, code, n, &wait))
 			break;

@@ -18,6 +18,7 @@
 #include "rtkfs/json.h"
 #include "rtkfs/kind.h"
 #include "rtkfs/log.h"
+#include "rtkfs/metrics.h"
 
 #define RENDER_MAX (1u << 20)
 #define LINE_MAX_ 320
@@ -36,6 +37,7 @@ struct rtk_ctl {
 	} snap[RTK_CTL__N];
 	char last_created[RTK_ID_MAX + 1];
 	struct record write_error, error;
+	uint64_t writes[RTK_METRICS_WRITE__N];
 };
 
 struct rtk_ctl *rtk_ctl_new(const struct rtk_ctl_config *cfg)
@@ -74,9 +76,24 @@ static void record(struct rtk_ctl *c, struct record *r, const char *line)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void rtk_ctl_record_write_error(struct rtk_ctl *c, const char *line)
+static enum rtk_metrics_write write_result(int err, bool sent)
 {
-	record(c, &c->write_error, line);
+	if (!err)
+		return RTK_METRICS_WRITE_OK;
+	if (!sent && (err == -EINVAL || err == -EFBIG))
+		return RTK_METRICS_WRITE_INVALID;
+	if (err == -EACCES || err == -EPERM || err == -EROFS || (!sent && err == -EAGAIN))
+		return RTK_METRICS_WRITE_REFUSED;
+	return RTK_METRICS_WRITE_FAILED;
+}
+
+void rtk_ctl_record_write(struct rtk_ctl *c, int err, bool sent, const char *line)
+{
+	pthread_mutex_lock(&c->lock);
+	c->writes[write_result(err, sent)]++;
+	pthread_mutex_unlock(&c->lock);
+	if (err)
+		record(c, &c->write_error, line ? line : strerror(-err));
 }
 
 void rtk_ctl_record_error(struct rtk_ctl *c, const char *line)
@@ -103,6 +120,7 @@ struct snapshot {
 	char created[RTK_ID_MAX + 1];
 	struct record werr, err; /* err: the latest of the api's and our own */
 	char werr_when[32], err_when[32];
+	uint64_t writes[RTK_METRICS_WRITE__N];
 };
 
 static void format_time(int64_t t, char *out, size_t outsz)
@@ -136,6 +154,7 @@ static void take_snapshot(struct rtk_ctl *c, struct snapshot *s)
 	memcpy(s->created, c->last_created, sizeof(s->created));
 	s->werr = c->write_error;
 	s->err = c->error;
+	memcpy(s->writes, c->writes, sizeof(s->writes));
 	pthread_mutex_unlock(&c->lock);
 	if (s->as.last_error[0] && s->as.last_error_time >= s->err.time) {
 		snprintf(s->err.line, sizeof(s->err.line), "%s", s->as.last_error);
@@ -258,6 +277,32 @@ static int render_status(struct rtk_ctl *c, const struct snapshot *s, struct rtk
 	return err;
 }
 
+static int render_metrics(const struct snapshot *s, struct rtk_buf *b)
+{
+	struct rtk_metrics_snapshot m;
+	unsigned ep, cls;
+
+	memset(&m, 0, sizeof(m));
+	for (ep = 0; ep < RTK_EP__N; ep++)
+		for (cls = 0; cls < 6; cls++)
+			m.requests[ep][cls >= 2 ? cls - 1 : RTK_METRICS_CLASS_NONE] +=
+			    s->as.by_endpoint_class[ep][cls];
+	m.cache_hits = s->cs.hits;
+	m.cache_misses = s->cs.misses;
+	m.cache_stale_serves = s->cs.stale_serves;
+	m.cache_listings = s->cs.entries;
+	m.cache_bytes = s->cs.bytes;
+	m.budget_left = s->bs.left;
+	m.budget_limit = s->bs.limit;
+	m.budget_window_s = s->bs.window_s;
+	m.paused = s->paused_for > 0;
+	m.degraded = s->degraded;
+	memcpy(m.writes, s->writes, sizeof(m.writes));
+	m.last_error_time = s->err.time > s->werr.time ? s->err.time : s->werr.time;
+	m.latency = s->as.latency;
+	return rtk_metrics_render(&m, b);
+}
+
 int rtk_ctl_render(struct rtk_ctl *c, enum rtk_ctl_file f, char **out, size_t *len)
 {
 	struct snapshot s;
@@ -270,7 +315,12 @@ int rtk_ctl_render(struct rtk_ctl *c, enum rtk_ctl_file f, char **out, size_t *l
 		return 0;
 	take_snapshot(c, &s);
 	rtk_buf_init(&b, RENDER_MAX);
-	err = f == RTK_CTL_STATS_JSON ? render_json(c, &s, &b) : render_status(c, &s, &b);
+	if (f == RTK_CTL_STATS_JSON)
+		err = render_json(c, &s, &b);
+	else if (f == RTK_CTL_METRICS)
+		err = render_metrics(&s, &b);
+	else
+		err = render_status(c, &s, &b);
 	if (err) {
 		rtk_buf_release(&b);
 		return err;

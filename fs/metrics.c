@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * metrics: Prometheus text exposition of a snapshot, and the lock-free latency histogram.
+ * metrics: Prometheus text exposition of a snapshot.
  *
  * Every family is written in full every time (zero series included), so a scraper sees
  * each series from the first scrape on and rate() has no gaps. The format:
@@ -11,15 +11,6 @@
 #include <stddef.h>
 
 #include "rtkfs/metrics.h"
-
-/* Bucket bounds in ns and as the le label says them (Prometheus's default buckets). */
-static const uint64_t bound_ns[RTK_METRICS_HIST_BOUNDS] = {
-    5000000ull,	  10000000ull,	 25000000ull,	50000000ull,   100000000ull,   250000000ull,
-    500000000ull, 1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull,
-};
-static const char *const bound_label[RTK_METRICS_HIST_BOUNDS] = {
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
-};
 
 static const char *const class_label[RTK_METRICS_CLASS__N] = {
     [RTK_METRICS_CLASS_NONE] = "none", [RTK_METRICS_CLASS_2XX] = "2xx",
@@ -33,31 +24,6 @@ static const char *const write_label[RTK_METRICS_WRITE__N] = {
     [RTK_METRICS_WRITE_REFUSED] = "refused",
     [RTK_METRICS_WRITE_FAILED] = "failed",
 };
-
-void rtk_metrics_hist_init(struct rtk_metrics_hist *h)
-{
-	for (int i = 0; i < RTK_METRICS_HIST_SLOTS; i++)
-		atomic_init(&h->slots[i], 0);
-	atomic_init(&h->sum_ns, 0);
-}
-
-void rtk_metrics_hist_observe(struct rtk_metrics_hist *h, uint64_t ns)
-{
-	int i = 0;
-
-	/* le is "less than or equal": a request of exactly 5 ms is in the 0.005 bucket. */
-	while (i < RTK_METRICS_HIST_BOUNDS && ns > bound_ns[i])
-		i++;
-	atomic_fetch_add_explicit(&h->slots[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
-}
-
-void rtk_metrics_hist_read(const struct rtk_metrics_hist *h, struct rtk_metrics_hist_snap *out)
-{
-	for (int i = 0; i < RTK_METRICS_HIST_SLOTS; i++)
-		out->slots[i] = atomic_load_explicit(&h->slots[i], memory_order_relaxed);
-	out->sum_ns = atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
-}
 
 enum rtk_metrics_class rtk_metrics_class_of(long status)
 {
@@ -164,19 +130,20 @@ static int render_writes(const struct rtk_metrics_snapshot *s, struct rtk_buf *o
 	return rc;
 }
 
-static int render_latency(const struct rtk_metrics_hist_snap *h, struct rtk_buf *out)
+static int render_latency(const struct rtk_hist_snap *h, struct rtk_buf *out)
 {
 	static const char name[] = "rtkfs_api_request_duration_seconds";
 	uint64_t cum = 0;
 	int rc = family(out, name, "histogram",
 			"Time from sending an API request to its answer, retries included.");
 
-	for (int i = 0; !rc && i < RTK_METRICS_HIST_BOUNDS; i++) {
+	for (int i = 0; !rc && i < RTK_HIST_BOUNDS; i++) {
 		cum += h->slots[i];
-		rc = rtk_buf_printf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, bound_label[i],
+		rc = rtk_buf_printf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
+				    rtk_hist_bound_label((unsigned)i),
 				    cum);
 	}
-	cum += h->slots[RTK_METRICS_HIST_BOUNDS];
+	cum += h->slots[RTK_HIST_BOUNDS];
 	if (!rc)
 		rc = rtk_buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
 	if (!rc)

@@ -159,7 +159,7 @@ static void record_error(struct rtk_write *w, const char *method, const char *pa
 			 server);
 	else
 		snprintf(line, sizeof(line), "%s %s: %s", method, path, server);
-	rtk_ctl_record_write_error(w->cfg.ctl, line);
+	rtk_ctl_record_write(w->cfg.ctl, err, resp && resp->sent, line);
 	rtk_warn("cannot write: %s", line);
 }
 
@@ -221,6 +221,7 @@ static int send_write(struct rtk_write *w, const char *method, const char *path,
 		if (err == -ENOENT || (resp.sent && !resp.status))
 			rtk_coll_forget(w->cfg.coll, key);
 	} else {
+		rtk_ctl_record_write(w->cfg.ctl, 0, true, NULL);
 		apply_answer(w, method, path, key, &resp, remove_id, created);
 	}
 	rtk_api_resp_release(&resp);

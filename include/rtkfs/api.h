@@ -24,6 +24,7 @@
 
 #include "rtkfs/budget.h"
 #include "rtkfs/buf.h"
+#include "rtkfs/hist.h"
 
 struct rtk_api;
 
@@ -103,6 +104,8 @@ const char *rtk_api_endpoint_name(enum rtk_api_endpoint ep);
 struct rtk_api_stats {
 	uint64_t requests[RTK_EP__N];
 	uint64_t by_class[6];  /* responses by status class: [0] no response, [2] 2xx ... [5] 5xx */
+	uint64_t by_endpoint_class[RTK_EP__N][6]; /* the same, per endpoint */
+	struct rtk_hist_snap latency; /* time of each request sent (each attempt) */
 	uint64_t status_429;
 	uint64_t retries;
 	long last_status;

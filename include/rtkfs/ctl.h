@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl: the control files under MOUNT/.rtkfs (DESIGN §7): `status` (for people), `stats.json`
- * (for scripts), and `ctl` (commands: `flush` drops every cached listing, `resume` ends a
+ * (for scripts), `metrics` (Prometheus text format), and `ctl` (commands: `flush` drops every cached listing, `resume` ends a
  * 429 pause at once). Also keeps what they tell that no other module keeps: the last write
  * error, the last webhook created, and failures the API client did not see (a body that is
  * not what it should be).
@@ -14,6 +14,7 @@
 #ifndef RTKFS_CTL_H
 #define RTKFS_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,8 +52,14 @@ int rtk_ctl_read(struct rtk_ctl *c, enum rtk_ctl_file f, uint64_t off, size_t si
 /* Run a command written to `ctl` (trailing blanks and newlines ignored): 0 or -EINVAL. */
 int rtk_ctl_command(struct rtk_ctl *c, const char *buf, size_t len);
 
+/*
+ * The outcome of one write (for `last write error` and the writes counters of metrics): err
+ * is its result (0: accepted), sent whether a request went out, line what failed (NULL
+ * when err is 0). The caller logs it.
+ */
+void rtk_ctl_record_write(struct rtk_ctl *c, int err, bool sent, const char *line);
+
 /* What happened, for the control files (and the log, by the caller). */
-void rtk_ctl_record_write_error(struct rtk_ctl *c, const char *line);
 void rtk_ctl_record_created(struct rtk_ctl *c, const char *id);
 void rtk_ctl_record_error(struct rtk_ctl *c, const char *line);
 

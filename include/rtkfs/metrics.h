@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * metrics: the Prometheus text exposition format (version 0.0.4) of a snapshot of rtkfs's
- * counters, for .rtkfs/metrics and node_exporter's textfile collector; and the latency
- * histogram the API client fills, one observation per request.
+ * counters, for .rtkfs/metrics and node_exporter's textfile collector.
  *
  * The renderer is pure: the caller fills a struct rtk_metrics_snapshot from the modules'
  * stats (api, cache, budget, tree) and renders it; nothing here takes a lock of theirs.
@@ -18,6 +17,7 @@
 
 #include "rtkfs/api.h"
 #include "rtkfs/buf.h"
+#include "rtkfs/hist.h"
 
 /* Status classes of API answers (the status_class label). */
 enum rtk_metrics_class {
@@ -38,25 +38,6 @@ enum rtk_metrics_write {
 	RTK_METRICS_WRITE__N,
 };
 
-/* Upper bounds of the latency buckets: 5 ms ... 10 s, then +Inf. */
-#define RTK_METRICS_HIST_BOUNDS 11
-#define RTK_METRICS_HIST_SLOTS (RTK_METRICS_HIST_BOUNDS + 1)
-
-/*
- * A latency histogram safe to observe from any number of threads at once (relaxed
- * atomics, no lock). Zero-initialized memory is an empty histogram.
- */
-struct rtk_metrics_hist {
-	_Atomic uint64_t slots[RTK_METRICS_HIST_SLOTS]; /* per bucket, not cumulative */
-	_Atomic uint64_t sum_ns;
-};
-
-/* A plain copy of a histogram, for a snapshot. */
-struct rtk_metrics_hist_snap {
-	uint64_t slots[RTK_METRICS_HIST_SLOTS]; /* per bucket; the last one is above 10 s */
-	uint64_t sum_ns;
-};
-
 struct rtk_metrics_snapshot {
 	uint64_t requests[RTK_EP__N][RTK_METRICS_CLASS__N];    /* answers by endpoint, class */
 	uint64_t cache_hits, cache_misses, cache_stale_serves; /* counters */
@@ -66,21 +47,8 @@ struct rtk_metrics_snapshot {
 	bool degraded; /* the API is failing: stale listings are served */
 	uint64_t writes[RTK_METRICS_WRITE__N];
 	int64_t last_error_time; /* wall clock, unix seconds; 0 when there was none */
-	struct rtk_metrics_hist_snap latency;
+	struct rtk_hist_snap latency;
 };
-
-/* Empty the histogram (same as zeroed memory). Not concurrent with observe. */
-void rtk_metrics_hist_init(struct rtk_metrics_hist *h);
-
-/* Count one request that took ns nanoseconds. Thread-safe, lock-free, never fails. */
-void rtk_metrics_hist_observe(struct rtk_metrics_hist *h, uint64_t ns);
-
-/*
- * Copy the histogram into out. Thread-safe; concurrent observations may or may not be in
- * the copy (the count rendered is the sum of the copied buckets, so it always agrees with
- * the +Inf bucket).
- */
-void rtk_metrics_hist_read(const struct rtk_metrics_hist *h, struct rtk_metrics_hist_snap *out);
 
 /* The class of an HTTP status: 0 (no answer) and anything outside 200..599 is NONE. */
 enum rtk_metrics_class rtk_metrics_class_of(long status);

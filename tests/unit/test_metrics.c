@@ -24,7 +24,7 @@ static int has_line(const char *text, const char *line)
 
 static void fill(struct rtk_metrics_snapshot *s)
 {
-	struct rtk_metrics_hist h;
+	struct rtk_hist h;
 
 	memset(s, 0, sizeof(*s));
 	s->requests[RTK_EP_WEBHOOKS][RTK_METRICS_CLASS_2XX] = 12;
@@ -44,12 +44,12 @@ static void fill(struct rtk_metrics_snapshot *s)
 	s->writes[RTK_METRICS_WRITE_INVALID] = 2;
 	s->writes[RTK_METRICS_WRITE_FAILED] = 1;
 	s->last_error_time = 1767225600;
-	rtk_metrics_hist_init(&h);
-	rtk_metrics_hist_observe(&h, 3000000);	   /* 3 ms */
-	rtk_metrics_hist_observe(&h, 40000000);	   /* 40 ms */
-	rtk_metrics_hist_observe(&h, 1200000000);  /* 1.2 s */
-	rtk_metrics_hist_observe(&h, 30000000000); /* 30 s: only +Inf */
-	rtk_metrics_hist_read(&h, &s->latency);
+	rtk_hist_init(&h);
+	rtk_hist_observe(&h, 3000000);	   /* 3 ms */
+	rtk_hist_observe(&h, 40000000);	   /* 40 ms */
+	rtk_hist_observe(&h, 1200000000);  /* 1.2 s */
+	rtk_hist_observe(&h, 30000000000); /* 30 s: only +Inf */
+	rtk_hist_read(&h, &s->latency);
 }
 
 static char *render(const struct rtk_metrics_snapshot *s)
@@ -150,24 +150,24 @@ static void test_every_sample_has_help_and_type(void)
 
 static void test_histogram_bounds(void)
 {
-	struct rtk_metrics_hist h;
-	struct rtk_metrics_hist_snap r;
+	struct rtk_hist h;
+	struct rtk_hist_snap r;
 
 	memset(&h, 0xff, sizeof(h));
-	rtk_metrics_hist_init(&h);
-	rtk_metrics_hist_read(&h, &r);
-	for (int i = 0; i < RTK_METRICS_HIST_SLOTS; i++)
+	rtk_hist_init(&h);
+	rtk_hist_read(&h, &r);
+	for (int i = 0; i < RTK_HIST_SLOTS; i++)
 		CHECK_EQ_INT(r.slots[i], 0);
-	rtk_metrics_hist_observe(&h, 0);
-	rtk_metrics_hist_observe(&h, 5000000);	      /* exactly 5 ms: le="0.005" */
-	rtk_metrics_hist_observe(&h, 5000001);	      /* just over: le="0.01" */
-	rtk_metrics_hist_observe(&h, 10000000000ull); /* exactly 10 s: le="10" */
-	rtk_metrics_hist_observe(&h, 10000000001ull); /* over: +Inf only */
-	rtk_metrics_hist_read(&h, &r);
+	rtk_hist_observe(&h, 0);
+	rtk_hist_observe(&h, 5000000);	      /* exactly 5 ms: le="0.005" */
+	rtk_hist_observe(&h, 5000001);	      /* just over: le="0.01" */
+	rtk_hist_observe(&h, 10000000000ull); /* exactly 10 s: le="10" */
+	rtk_hist_observe(&h, 10000000001ull); /* over: +Inf only */
+	rtk_hist_read(&h, &r);
 	CHECK_EQ_INT(r.slots[0], 2);
 	CHECK_EQ_INT(r.slots[1], 1);
-	CHECK_EQ_INT(r.slots[RTK_METRICS_HIST_BOUNDS - 1], 1);
-	CHECK_EQ_INT(r.slots[RTK_METRICS_HIST_BOUNDS], 1);
+	CHECK_EQ_INT(r.slots[RTK_HIST_BOUNDS - 1], 1);
+	CHECK_EQ_INT(r.slots[RTK_HIST_BOUNDS], 1);
 	CHECK(r.sum_ns == 5000000ull + 5000001ull + 10000000000ull + 10000000001ull);
 }
 
@@ -177,27 +177,27 @@ static void test_histogram_bounds(void)
 static void *observer(void *arg)
 {
 	for (int i = 0; i < OBSERVATIONS; i++)
-		rtk_metrics_hist_observe(arg, (uint64_t)(i % 7) * 2000000000ull);
+		rtk_hist_observe(arg, (uint64_t)(i % 7) * 2000000000ull);
 	return NULL;
 }
 
 static void test_histogram_threads(void)
 {
-	static struct rtk_metrics_hist h;
-	struct rtk_metrics_hist_snap r;
+	static struct rtk_hist h;
+	struct rtk_hist_snap r;
 	pthread_t t[THREADS];
 	uint64_t total = 0;
 	int started = 0;
 
-	rtk_metrics_hist_init(&h);
+	rtk_hist_init(&h);
 	for (int i = 0; i < THREADS; i++)
 		if (pthread_create(&t[i], NULL, observer, &h) == 0)
 			started++;
 	CHECK_EQ_INT(started, THREADS);
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
-	rtk_metrics_hist_read(&h, &r);
-	for (int i = 0; i < RTK_METRICS_HIST_SLOTS; i++)
+	rtk_hist_read(&h, &r);
+	for (int i = 0; i < RTK_HIST_SLOTS; i++)
 		total += r.slots[i];
 	CHECK_EQ_INT(total, (uint64_t)THREADS * OBSERVATIONS);
 	/* i % 7 over 0..19999: each residue 2857 times, and 0 once more; units of 2 s. */
