@@ -66,7 +66,7 @@ UUID_RE = re.compile(
 RTK_PATH_RE = re.compile(r"/accounts/[^/]+/realtime/kit(/.*)?")
 
 FAULT_PARAMS = {
-    "status": {"status", "retry_after", "body"},
+    "status": {"status", "retry_after", "body", "headers"},
     "latency": {"ms"},
     "hang": set(),
     "drip": {"interval_ms"},
@@ -78,10 +78,16 @@ FAULT_PARAMS = {
     "deep_nesting": {"depth"},
     "hostile_ids": set(),
     "redirect": {"location"},
+    "paging_repeat": {"total"},
+    "paging_endless": {"total"},
 }
 FAULT_REQUIRED = {"status": {"status"}, "latency": {"ms"}, "redirect": {"location"}}
 # Kinds that transform the real response, so the real handler always runs.
-FAULTS_ON_REAL_REPLY = {"drip", "truncate", "hostile_ids"}
+FAULTS_ON_REAL_REPLY = {"drip", "truncate", "hostile_ids", "paging_repeat",
+                        "paging_endless"}
+# What api.down(mode) does with the API: the listening socket closed, or every request
+# read and logged and then dropped (closed unanswered) or hung until api.up().
+OUTAGE_MODES = ("refuse", "drop", "hang")
 
 HOSTILE_IDS = ["", ".", "..", "a/b", "nul\u0000id", "x" * 300, "../../etc"]
 
@@ -345,6 +351,11 @@ class RateLimiter:
         return count <= self.limit, max(0, self.limit - count), reset_in
 
 
+def _in_window(entry: dict, since, until) -> bool:
+    t = entry["time"]
+    return (since is None or t >= since) and (until is None or t <= until)
+
+
 def _num(x):
     return int(x) if float(x).is_integer() else x
 
@@ -457,6 +468,10 @@ class FakeAPI:
         self._rate = RateLimiter(limit, window)
         self._stopping = threading.Event()
         self._connections = set()
+        self._conn_log = []          # monotonic times of accepted connections
+        self._outage = None          # None or a mode of OUTAGE_MODES
+        self._outage_over = threading.Event()
+        self._outage_over.set()
         self._thread = None
         self.verbose = verbose
         self._server = _Server((host, port), _Handler, self)
@@ -478,17 +493,96 @@ class FakeAPI:
         with self._lock:
             for fault in self._faults.values():
                 fault.released.set()
-            conns = list(self._connections)
+            self._outage_over.set()
+        self._stop_listening()
+        self.kill_connections()
+
+    def _stop_listening(self) -> None:
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
+
+    # --- outages
+    def down(self, mode: str = "refuse") -> None:
+        """Take the API down until up().
+
+        refuse: the listening socket is closed (connects are refused; nothing can count
+        them) and every open connection is closed. drop: connections are accepted, each
+        request is read and logged (status None, "outage": "drop") and the connection is
+        closed unanswered; open connections are closed too. hang: requests are read and
+        logged, then never answered until up() or stop(); open connections stay.
+        Control endpoints keep working in drop and hang modes.
+        """
+        self._down(mode, None)
+
+    def _down(self, mode: str, keep) -> None:
+        if mode not in OUTAGE_MODES:
+            raise ValueError(f"outage mode must be one of {OUTAGE_MODES}, not {mode!r}")
+        with self._lock:
+            if self._outage is not None:
+                raise ValueError(f"the API is already down ({self._outage})")
+            self._outage = mode
+            self._outage_over = threading.Event()
+        if mode == "refuse":
+            self._stop_listening()
+        if mode in ("refuse", "drop"):
+            self.kill_connections(keep)
+
+    def up(self) -> None:
+        """End an outage: after a refuse outage, listen again on the same host and port."""
+        with self._lock:
+            mode = self._outage
+        if mode is None:
+            return
+        if mode == "refuse":
+            end = time.monotonic() + 5
+            while True:
+                try:
+                    self._server = _Server((self.host, self.port), _Handler, self)
+                    break
+                except OSError:
+                    if time.monotonic() > end:
+                        raise
+                    time.sleep(0.05)
+            self.start()
+        with self._lock:
+            self._outage = None
+            self._outage_over.set()
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Kill the server (listener and connections) and start it again on the same port;
+        the store, log, faults and rate-limit windows survive, as a restart behind a load
+        balancer that keeps state would."""
+        self.down("refuse")
+        if down_s > 0:
+            time.sleep(down_s)
+        self.up()
+
+    @property
+    def outage(self) -> str | None:
+        """The current outage mode, or None while the API is up."""
+        with self._lock:
+            return self._outage
+
+    def kill_connections(self, _keep=None) -> int:
+        """Shut down every open client connection (in the middle of a transfer too);
+        returns how many. The listener is untouched."""
+        with self._lock:
+            conns = [c for c in self._connections if c is not _keep]
         for conn in conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        return len(conns)
+
+    def connections(self, since: float | None = None, until: float | None = None) -> int:
+        """How many TCP connections were accepted in [since, until] (time.monotonic())."""
+        with self._lock:
+            return sum(1 for t in self._conn_log
+                       if (since is None or t >= since) and (until is None or t <= until))
 
     def __enter__(self) -> "FakeAPI":
         return self.start()
@@ -502,21 +596,25 @@ class FakeAPI:
         """The same log as an object: api.log.requests(), .count(), .clear()."""
         return RequestLogView(self)
 
-    def requests(self) -> list:
-        """A snapshot of the log: one dict per API request, oldest first."""
+    def requests(self, since: float | None = None, until: float | None = None) -> list:
+        """A snapshot of the log: one dict per API request, oldest first; with since or
+        until, only those that arrived in [since, until] (time.monotonic())."""
         with self._lock:
-            return copy.deepcopy(self._log)
+            return copy.deepcopy([e for e in self._log if _in_window(e, since, until)])
 
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
 
-    def count(self, method: str | None = None, path: str | None = None) -> int:
-        """How many logged requests have this method and a path fullmatching `path`."""
+    def count(self, method: str | None = None, path: str | None = None,
+              since: float | None = None, until: float | None = None) -> int:
+        """How many logged requests have this method and a path fullmatching `path`
+        (and arrived in [since, until], time.monotonic(), if given)."""
         with self._lock:
             return sum(1 for e in self._log
                        if (method is None or e["method"] == method.upper())
-                       and (path is None or re.fullmatch(path, e["path"])))
+                       and (path is None or re.fullmatch(path, e["path"]))
+                       and _in_window(e, since, until))
 
     # --- store access
     def accounts(self) -> list:
@@ -701,10 +799,16 @@ class FakeAPI:
         entry = {"method": req.method, "path": req.path, "query": dict(req.query),
                  "body": req.logged_body(), "status": None,
                  "authorization": "authorization" in req.headers,
-                 "headers": headers, "time": time.monotonic()}
+                 "headers": headers, "time": time.monotonic(), "outage": None}
         with self._lock:
+            entry["outage"] = self._outage
             self._log.append(entry)
         return entry
+
+    def _outage_wait(self) -> threading.Event | None:
+        """The event that ends the current outage (None while up)."""
+        with self._lock:
+            return None if self._outage is None else self._outage_over
 
     def _set_status(self, entry: dict, status: int) -> None:
         with self._lock:
@@ -943,6 +1047,8 @@ class FakeAPI:
                 reply = error_for_path(path, status, f"injected {status}", 1000 + status).reply
             if p.get("retry_after") is not None:
                 reply.headers["retry-after"] = str(p["retry_after"])
+            for name, value in (p.get("headers") or {}).items():
+                reply.headers[str(name)] = str(value)
             return reply
         if fault.kind == "malformed":
             return Reply(200, body=b"<html><body>502 Bad Gateway</body></html>",
@@ -961,6 +1067,8 @@ class FakeAPI:
             return Reply(302, body=b"", headers={"Location": p["location"]})
         if fault.kind == "hostile_ids":
             return add_hostile_ids(real, req)
+        if fault.kind in ("paging_repeat", "paging_endless"):
+            return hostile_page(fault, req, real)
         raise AssertionError(f"no canned reply for fault kind {fault.kind}")
 
 
@@ -998,17 +1106,40 @@ def add_hostile_ids(reply: Reply, req: Request) -> Reply:
     return Reply(reply.status, obj, headers=reply.headers)
 
 
+def hostile_page(fault: Fault, req: Request, real: Reply) -> Reply:
+    """An apps page that never lets a client finish: page N of paging_repeat holds the
+    same app every time, page N of paging_endless holds an app no other page has (id
+    derived from N); both claim `total` apps (1000000). Other requests: the real reply."""
+    route = match_route(req.segments)
+    if not route or route[0].get(req.method) != "list_apps" or real.status != 200:
+        return real
+    try:
+        page = max(1, int(req.query.get("page_no", "1")))
+        per_page = max(1, int(req.query.get("per_page", "20")))
+    except ValueError:
+        return real
+    n = 1 if fault.kind == "paging_repeat" else page
+    app = {"id": str(uuid.UUID(int=0x0b0b << 112 | n)), "name": f"hostile page app {n}",
+           "created_at": "2024-01-01T00:00:00.000Z"}
+    start = (page - 1) * per_page + 1
+    obj = {"success": True, "data": [app],
+           "paging": {"start_offset": start, "end_offset": start,
+                      "total_count": int(fault.params.get("total", 1000000))}}
+    return Reply(200, obj, headers=dict(real.headers))
+
+
 class RequestLogView:
     """api.log: the request log under shorter names."""
 
     def __init__(self, fake: FakeAPI):
         self._fake = fake
 
-    def requests(self) -> list:
-        return self._fake.requests()
+    def requests(self, since: float | None = None, until: float | None = None) -> list:
+        return self._fake.requests(since, until)
 
-    def count(self, method: str | None = None, path: str | None = None) -> int:
-        return self._fake.count(method, path)
+    def count(self, method: str | None = None, path: str | None = None,
+              since: float | None = None, until: float | None = None) -> int:
+        return self._fake.count(method, path, since, until)
 
     def clear(self) -> None:
         self._fake.clear_log()
@@ -1052,6 +1183,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.fake = self.server.fake
         with self.fake._lock:
             self.fake._connections.add(self.connection)
+            self.fake._conn_log.append(time.monotonic())
 
     def finish(self):
         with self.fake._lock:
@@ -1135,6 +1267,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         fake = self.fake
         self.entry = fake._log_request(req)
+        if self.entry["outage"] is not None:
+            over = fake._outage_wait()
+            if self.entry["outage"] == "hang" and over is not None:
+                over.wait()
+            return self._drop()
         allowed, self.rl_headers = fake._take_rate(req)
         if fake._sleep(fake._latency()):
             return self._drop()
@@ -1188,7 +1325,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = reply.encode()
         if self.command == "HEAD" or reply.status in (204, 304):
             body = b""
-        headers = self.rl_headers + list(reply.headers.items())
+        # A reply's own header (an injected Ratelimit, say) replaces the limiter's.
+        own = {name.lower() for name in reply.headers}
+        headers = [(n, v) for n, v in self.rl_headers if n.lower() not in own]
+        headers += list(reply.headers.items())
         self._send_head(reply.status, reply.content_type, len(body), headers)
         if truncate:
             self.wfile.write(body[:len(body) // 2])
@@ -1273,6 +1413,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if what == ("POST", "/settings"):
                 fake.set_settings(**body)
                 return Reply(200, {"ok": True})
+            if what == ("POST", "/down"):
+                mode = body.get("mode", "drop")
+                if mode == "refuse":
+                    raise ValueError("a refuse outage cannot be ended over HTTP; "
+                                     "use drop or hang")
+                fake._down(mode, self.connection)
+                return Reply(200, {"ok": True})
+            if what == ("POST", "/up"):
+                fake.up()
+                return Reply(200, {"ok": True})
+            if what == ("GET", "/connections"):
+                return Reply(200, {"count": fake.connections()})
             if what == ("GET", "/state"):
                 return Reply(200, fake.state())
             if what == ("POST", "/random_change"):

@@ -640,3 +640,162 @@ def test_genfixture_cli():
     fx = json.loads(out)
     assert fx["settings"]["apps_max_per_page"] == 1
     assert len(fx["accounts"][0]["apps"][1]["webhooks"]) == 3
+
+
+# --- outages, restarts, hostile paging, pauses (issue 11) ---------------------------------
+
+def connect_refused(api):
+    try:
+        socket.create_connection((api.host, api.port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_down_refuse_then_up_on_the_same_port(api):
+    port = api.port
+    assert call(api, "GET", "/user/tokens/verify")[0] == 200
+    api.down()
+    assert api.outage == "refuse"
+    assert connect_refused(api)
+    api.up()
+    assert api.outage is None and api.port == port
+    assert call(api, "GET", "/user/tokens/verify")[0] == 200
+    # The store and log survive.
+    assert api.count("GET", "/user/tokens/verify") == 2
+
+
+def test_down_refuse_closes_open_connections(api):
+    conn = http.client.HTTPConnection(api.host, api.port, timeout=5)
+    conn.request("GET", "/accounts", headers={"Authorization": f"Bearer {USER}"})
+    assert conn.getresponse().read()
+    api.down("refuse")
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.request("GET", "/accounts", headers={"Authorization": f"Bearer {USER}"})
+        conn.getresponse().read()
+    conn.close()
+    api.up()
+
+
+def test_down_drop_counts_attempts(api):
+    t0 = time.monotonic()
+    api.down("drop")
+    for _ in range(3):
+        with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+            call(api, "GET", "/accounts")
+    t1 = time.monotonic()
+    log = api.requests(since=t0, until=t1)
+    assert [(e["path"], e["status"], e["outage"]) for e in log] == [("/accounts", None, "drop")] * 3
+    assert api.count("GET", "/accounts", since=t0, until=t1) == 3
+    assert api.connections(since=t0, until=t1) == 3
+    assert api.count(since=t1) == 0
+    # The fake's rate limit does not count requests it never served.
+    api.up()
+    status, headers, _ = call(api, "GET", "/accounts")
+    assert status == 200 and 'r=1199' in headers["Ratelimit"]
+
+
+def test_down_hang_answers_nothing_until_up(api):
+    api.down("hang")
+    conn = raw_get(api, "/accounts", timeout=0.5)
+    with pytest.raises(socket.timeout):
+        conn.getresponse()
+    assert api.requests()[-1]["status"] is None
+    api.up()
+    assert call(api, "GET", "/accounts")[0] == 200
+    conn.close()
+
+
+def test_down_twice_and_bad_mode(api):
+    with pytest.raises(ValueError):
+        api.down("sideways")
+    api.down("hang")
+    with pytest.raises(ValueError):
+        api.down("drop")
+    api.up()
+    api.up()       # up while up: nothing
+
+
+def test_stop_while_down_hang_releases():
+    api = FakeAPI(DEMO).start()
+    api.down("hang")
+    conn = raw_get(api, "/accounts", timeout=5)
+    t0 = time.monotonic()
+    api.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.getresponse()
+    assert time.monotonic() - t0 < 3
+
+
+def test_stop_while_down_refuse():
+    api = FakeAPI(DEMO).start()
+    api.down()
+    api.stop()
+
+
+def test_restart_during_a_transfer(api):
+    api.add_fault("drip", path="/accounts$", interval_ms=50)
+    conn = raw_get(api, "/accounts", timeout=5)
+    resp = conn.getresponse()
+    resp.read(3)
+    api.restart(down_s=0.1)
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        resp.read()
+    api.clear_faults()
+    assert call(api, "GET", "/accounts")[0] == 200
+
+
+def test_kill_connections(api):
+    conn = http.client.HTTPConnection(api.host, api.port, timeout=5)
+    conn.request("GET", "/accounts", headers={"Authorization": f"Bearer {USER}"})
+    conn.getresponse().read()
+    assert api.kill_connections() >= 1
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.request("GET", "/accounts", headers={"Authorization": f"Bearer {USER}"})
+        conn.getresponse().read()
+    assert call(api, "GET", "/accounts")[0] == 200
+
+
+def test_control_down_up(api):
+    assert call(api, "POST", "/__fake/down", {"mode": "refuse"})[0] == 400
+    assert call(api, "POST", "/__fake/down", {"mode": "drop"})[0] == 200
+    with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+        call(api, "GET", "/accounts")
+    assert call(api, "GET", "/__fake/connections")[2]["count"] >= 3
+    assert call(api, "POST", "/__fake/up", {})[0] == 200
+    assert call(api, "GET", "/accounts")[0] == 200
+
+
+@pytest.mark.parametrize("kind", ["paging_repeat", "paging_endless"])
+def test_fault_hostile_paging(api, kind):
+    api.add_fault(kind)
+    ids = []
+    for page in (1, 2, 3, 50):
+        status, _, body = call(api, "GET", f"/accounts/{ACME}/realtime/kit/apps"
+                               f"?page_no={page}&per_page=10")
+        assert status == 200
+        assert len(body["data"]) == 1
+        paging = body["paging"]
+        assert paging["total_count"] == 1000000
+        assert paging["start_offset"] == paging["end_offset"] == (page - 1) * 10 + 1
+        ids.append(body["data"][0]["id"])
+    if kind == "paging_repeat":
+        assert len(set(ids)) == 1
+    else:
+        assert len(set(ids)) == 4
+        status, _, again = call(api, "GET", f"/accounts/{ACME}/realtime/kit/apps?page_no=2")
+        assert again["data"][0]["id"] == ids[1]
+    # Other paths are served normally.
+    assert call(api, "GET", "/accounts")[2]["result"][0]["id"] == ACME
+    status, _, body = call(api, "GET", hooks_path(api))
+    assert status == 200 and body["data"]
+
+
+def test_fault_status_with_headers_replaces_ratelimit(api):
+    api.add_fault("status", status=429, retry_after=86400,
+                  headers={"Ratelimit": '"default";r=0;t=86400'})
+    status, headers, _ = call(api, "GET", "/accounts")
+    assert status == 429
+    assert headers["retry-after"] == "86400"
+    assert headers.get_all("Ratelimit") == ['"default";r=0;t=86400']
+    assert headers["Ratelimit-Policy"]          # the limiter's other header stays
