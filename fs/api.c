@@ -994,7 +994,7 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 	long status = at->resp->status;
 	uint64_t now;
 
-	if (n + 1 >= MAX_ATTEMPTS)
+	if (n + 1 >= MAX_ATTEMPTS || req->once)
 		return false;
 	if (code != CURLE_OK ? !rtk_http_is_retryable(code)
 			     : status != 429 && (status < 500 || status > 599))
@@ -1059,7 +1059,8 @@ int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_
 			err = -ETIMEDOUT;
 			break;
 		}
-		if (api->budget && rtk_budget_acquire(api->budget, req->deadline_ns, req->no_wait)) {
+		if (api->budget && rtk_budget_acquire_reserved(api->budget, req->deadline_ns,
+							   req->no_wait, req->reserved)) {
 			/* After a failed attempt, its error stands. */
 			at.no_budget = n == 0;
 			if (!n)

@@ -108,16 +108,29 @@ static void expire(struct rtk_budget *b, uint64_t now)
 		b->paused_until_ns = 0;
 }
 
-/* Nanoseconds (on the injected clock) until one unit is free; 0 when one is. Lock held. */
-static uint64_t need_ns(struct rtk_budget *b, uint64_t now)
+/* The units only reserved acquires may take (see budget.h). */
+static unsigned reserve_of(unsigned limit)
 {
+	return limit < 8 ? 0 : limit / 20 > 2 ? limit / 20 : 2;
+}
+
+/*
+ * Nanoseconds (on the injected clock) until one unit is free; 0 when one is. A caller
+ * without the reserve leaves the last units of our own window alone (what the server says
+ * is left is the server's to give). Lock held.
+ */
+static uint64_t need_ns(struct rtk_budget *b, uint64_t now, bool reserved)
+{
+	unsigned keep = reserved ? 0 : reserve_of(b->limit);
 	uint64_t need = 0, t;
 
 	expire(b, now);
 	if (b->paused_until_ns > now)
 		need = b->paused_until_ns - now;
-	if (b->count >= b->limit) {
-		t = b->ring[b->head] + b->window_ns - now;
+	if (b->count + keep >= b->limit) {
+		/* When the unit that frees this caller's room leaves the window. */
+		t = b->ring[(b->head + (b->count + keep - b->limit)) % b->limit] + b->window_ns;
+		t = t > now ? t - now : 1;
 		if (t > need)
 			need = t;
 	}
@@ -149,6 +162,12 @@ static struct timespec to_timespec(uint64_t ns)
 
 int rtk_budget_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait)
 {
+	return rtk_budget_acquire_reserved(b, deadline_ns, nowait, false);
+}
+
+int rtk_budget_acquire_reserved(struct rtk_budget *b, uint64_t deadline_ns, bool nowait,
+				bool reserved)
+{
 	bool waited = false;
 	uint64_t need, real_now, until;
 	struct timespec ts;
@@ -156,7 +175,7 @@ int rtk_budget_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait)
 
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
-		need = need_ns(b, rtk_clock_now(&b->clock));
+		need = need_ns(b, rtk_clock_now(&b->clock), reserved);
 		if (!need) {
 			take(b, rtk_clock_now(&b->clock));
 			break;

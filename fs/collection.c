@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "rtkfs/attr.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/collection.h"
+#include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
 #include "rtkfs/log.h"
 #include "rtkfs/envelope.h"
@@ -170,13 +172,30 @@ static size_t max_body(const struct rtk_coll *c)
  * once), or while a 429 pause runs and there is an older listing to stand in (-EAGAIN: the
  * cache serves it as stale). Without an older listing a paused fetch waits in the budget.
  */
-static int fetch_blocked(struct rtk_coll *c, bool have_old)
+static int fetch_blocked(struct rtk_coll *c, bool have_old, uint64_t deadline_ns)
 {
-	int err = rtk_health_blocked(c->cfg.health);
+	int err = rtk_health_blocked(c->cfg.health, deadline_ns);
 
 	if (!err && have_old && rtk_api_is_paused(c->cfg.api))
 		err = -EAGAIN;
 	return err;
+}
+
+/* A failure the API client did not see (the answer was HTTP 200): log it, and keep it as the
+ * last error for the control files. */
+static void fail(struct rtk_coll *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(struct rtk_coll *c, const char *fmt, ...)
+{
+	char line[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rtk_warn("cannot list: %s", line);
+	if (c->cfg.ctl)
+		rtk_ctl_record_error(c->cfg.ctl, line);
 }
 
 /* One page (or the whole list, for webhooks) into the builder. */
@@ -191,6 +210,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 		.interrupted = f->op->interrupted,
 		.interrupted_ctx = f->op->interrupted_ctx,
 		.no_wait = f->have_old,
+		.reserved = rtk_health_recovering(f->c->cfg.health),
 	};
 	char query[64] = "";
 	int err;
@@ -204,14 +224,14 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 
 	rtk_api_resp_init(&resp, max_body(f->c));
 	err = rtk_api_call(f->c->cfg.api, &req, &resp);
-	rtk_health_note(f->c->cfg.health, err, resp.status);
+	rtk_health_note(f->c->cfg.health, err, resp.status, resp.attempts);
 	if (err)
 		goto out;
 	f->bytes += resp.body.len;
 	err = rtk_envelope_parse_page(b, resp.body.data, resp.body.len, page);
 	if (err == -EPROTO)
-		rtk_warn("cannot list '%s': the response is not a list of %s", path,
-			 rtk_path_collection_name(f->kind));
+		fail(f->c, "GET %s: the response is not a list of %s", path,
+		     rtk_path_collection_name(f->kind));
 out:
 	rtk_api_resp_release(&resp);
 	return err;
@@ -243,13 +263,13 @@ static int fetch_pages(struct fetch *f, const char *key, struct rtk_listing_buil
 		if (err || !page.more)
 			return err;
 		if (page.items == page.skipped) {
-			rtk_warn("cannot list '%s': page %u adds no new %s; stopping", key,
-				 page.page, rtk_path_collection_name(f->kind));
+			fail(f->c, "GET %s: page %u adds no new %s; stopping", key, page.page,
+			     rtk_path_collection_name(f->kind));
 			return -EPROTO;
 		}
 		if (page.page >= cap || f->bytes > max_body(f->c)) {
-			rtk_warn("cannot list '%s': more than %u pages or %zu bytes; stopping", key,
-				 cap, max_body(f->c));
+			fail(f->c, "GET %s: more than %u pages or %zu bytes; stopping", key, cap,
+			     max_body(f->c));
 			return -EPROTO;
 		}
 		page.page++;
@@ -355,7 +375,7 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 	struct rtk_listing *l;
 	int err;
 
-	err = fetch_blocked(f->c, old != NULL);
+	err = fetch_blocked(f->c, old != NULL, f->op->deadline_ns);
 	if (err)
 		return err;
 	f->have_old = old != NULL;

@@ -26,6 +26,9 @@ struct rtk_health {
 	int net_errno;       /* the last of them */
 	bool degraded, kicked, quitting, running;
 	uint64_t last_probe_ns; /* when the last probe was sent (0: never) */
+	uint64_t probes_done;   /* probes answered or failed, for waiters */
+	bool probing;           /* a probe is under way */
+	uint64_t left_ns;       /* when degraded mode last ended (0: never) */
 	uint64_t interval_ns;   /* the next wait between probes */
 	uint64_t probes, entered;
 	uint64_t rng;
@@ -66,7 +69,7 @@ free_h:
 	return NULL;
 }
 
-void rtk_health_note(struct rtk_health *h, int err, long status)
+void rtk_health_note(struct rtk_health *h, int err, long status, unsigned attempts)
 {
 	bool entered = false, left = false;
 
@@ -75,12 +78,15 @@ void rtk_health_note(struct rtk_health *h, int err, long status)
 	pthread_mutex_lock(&h->lock);
 	if (status) {
 		left = h->degraded;
+		if (left)
+			h->left_ns = rtk_clock_mono_ns();
 		h->degraded = false;
 		h->failures = 0;
 		h->interval_ns = RTK_HEALTH_PROBE_MIN_NS;
 	} else if (err) {
 		h->net_errno = err;
-		if (++h->failures >= RTK_HEALTH_DEGRADED_AFTER && !h->degraded) {
+		h->failures += attempts ? attempts : 1;
+		if (h->failures >= RTK_HEALTH_DEGRADED_AFTER && !h->degraded) {
 			h->degraded = entered = true;
 			h->entered++;
 			h->interval_ns = RTK_HEALTH_PROBE_MIN_NS;
@@ -96,21 +102,49 @@ void rtk_health_note(struct rtk_health *h, int err, long status)
 		rtk_info("'%s' answers again", rtk_api_base_url(h->api));
 }
 
-int rtk_health_blocked(struct rtk_health *h)
+static void wait_until(struct rtk_health *h, uint64_t until);
+
+/* Wait for the probe under way (or just asked for) to end, until until. Lock held. */
+static void wait_probe(struct rtk_health *h, uint64_t until)
 {
+	uint64_t seen = h->probes_done;
+
+	while (h->degraded && h->probes_done == seen && (h->probing || h->kicked) &&
+	       !h->quitting && rtk_clock_mono_ns() < until)
+		wait_until(h, until);
+}
+
+int rtk_health_blocked(struct rtk_health *h, uint64_t deadline_ns)
+{
+	uint64_t now, until;
 	int err = 0;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->degraded) {
-		err = h->net_errno ? h->net_errno : -EHOSTUNREACH;
-		/* Someone keeps trying: probe now unless one went out recently. */
-		if (rtk_clock_mono_ns() >= h->last_probe_ns + RTK_HEALTH_PROBE_MIN_NS) {
+	if (h->degraded && h->running) {
+		now = rtk_clock_mono_ns();
+		/* Someone keeps trying: probe now unless one went out recently, and wait. */
+		if (!h->probing && now >= h->last_probe_ns + RTK_HEALTH_KICK_NS) {
 			h->kicked = true;
 			pthread_cond_broadcast(&h->cond);
+			until = now + RTK_HEALTH_KICK_WAIT_NS;
+			wait_probe(h, until < deadline_ns ? until : deadline_ns);
 		}
 	}
+	if (h->degraded)
+		err = h->net_errno ? h->net_errno : -EHOSTUNREACH;
 	pthread_mutex_unlock(&h->lock);
 	return err;
+}
+
+bool rtk_health_recovering(struct rtk_health *h)
+{
+	bool r;
+
+	pthread_mutex_lock(&h->lock);
+	r = h->degraded ||
+	    (h->left_ns && rtk_clock_mono_ns() < h->left_ns + RTK_HEALTH_RECOVERY_NS);
+	pthread_mutex_unlock(&h->lock);
+	return r;
 }
 
 bool rtk_health_is_degraded(struct rtk_health *h)
@@ -157,12 +191,14 @@ static void probe_once(struct rtk_health *h)
 		.interrupted_ctx = h,
 		.quiet = true,
 		.no_wait = true, /* a probe the budget cannot afford waits for the next interval */
+		.once = true,
+		.reserved = true,
 	};
 	int err;
 
 	rtk_api_resp_init(&resp, 1 << 16);
 	err = rtk_api_call(h->api, &req, &resp);
-	rtk_health_note(h, err, resp.status);
+	rtk_health_note(h, err, resp.status, resp.attempts);
 	rtk_api_resp_release(&resp);
 }
 
@@ -209,12 +245,16 @@ static void *probe_main(void *arg)
 			continue;
 		}
 		h->kicked = false;
+		h->probing = true;
 		h->last_probe_ns = now;
 		h->probes++;
 		until = now + next_wait(h);
 		pthread_mutex_unlock(&h->lock);
 		probe_once(h);
 		pthread_mutex_lock(&h->lock);
+		h->probing = false;
+		h->probes_done++;
+		pthread_cond_broadcast(&h->cond); /* accesses waiting for its answer */
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;

@@ -802,8 +802,9 @@ static int make_parts(struct rtk_tree *t)
 			.naccounts = t->cfg.naccounts,
 		};
 
-		t->coll = rtk_coll_new(&cc);
 		t->ctl = rtk_ctl_new(&xc);
+		cc.ctl = t->ctl;
+		t->coll = t->ctl ? rtk_coll_new(&cc) : NULL;
 	}
 	if (!t->coll || !t->ctl)
 		return -ENOMEM;

@@ -206,12 +206,13 @@ static int send_write(struct rtk_write *w, const char *method, const char *path,
 		.interrupted = op->interrupted,
 		.interrupted_ctx = op->interrupted_ctx,
 		.quiet = true,
+		.reserved = rtk_health_recovering(w->cfg.health),
 	};
 	int err;
 
 	rtk_api_resp_init(&resp, max_body(w));
 	err = rtk_api_call(w->cfg.api, &req, &resp);
-	rtk_health_note(w->cfg.health, err, resp.status);
+	rtk_health_note(w->cfg.health, err, resp.status, resp.attempts);
 	if (err == -ENOENT && remove_id) {
 		/* Deleted meanwhile: gone either way. */
 		rtk_coll_apply(w->cfg.coll, key, NULL, remove_id);

@@ -69,6 +69,8 @@ struct rtk_api_req {
 	 * return -EAGAIN at once instead of waiting for room or for the retry-after.
 	 */
 	bool no_wait;
+	bool once;     /* one attempt, never retried (the degraded-mode probe) */
+	bool reserved; /* may use the budget's reserve (rtk_budget_acquire_reserved) */
 };
 
 struct rtk_api_resp {

@@ -46,6 +46,15 @@ void rtk_budget_free(struct rtk_budget *b); /* NULL is a no-op */
 int rtk_budget_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait);
 
 /*
+ * The same, for the requests that recovery depends on (the degraded-mode probe and the first
+ * requests after it): with reserved, the last max(2, limit / 20) units of the window (none
+ * for a limit under 8) may be taken too; plain acquires leave them alone, so that an outage
+ * that used up the window never keeps the mount from noticing that the API is back.
+ */
+int rtk_budget_acquire_reserved(struct rtk_budget *b, uint64_t deadline_ns, bool nowait,
+				bool reserved);
+
+/*
  * What the server said in a response: remaining units and seconds until its window resets
  * (either may be negative for "not given"; reset_s is capped at RTK_BUDGET_PAUSE_MAX_S). The
  * budget never allows more than the server says is left.

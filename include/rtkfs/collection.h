@@ -36,6 +36,7 @@ struct rtk_health;
 struct rtk_listing;
 struct rtk_obj;
 struct rtk_prefetch;
+struct rtk_ctl;
 
 #define RTK_COLL_PAGES_MAX 100
 #define RTK_COLL_KEY_MAX 512 /* an API path of a collection, ids percent-encoded */
@@ -75,6 +76,7 @@ struct rtk_coll_config {
 	struct rtk_health *health;   /* borrowed */
 	struct rtk_ino *ino;         /* borrowed: whose kernel caches to drop on a change */
 	struct rtk_prefetch *prefetch; /* borrowed, may be NULL */
+	struct rtk_ctl *ctl;         /* borrowed, may be NULL: where failures are recorded */
 	struct rtk_ino_hooks hooks;
 	const char *const *accounts; /* user-named account ids, or NULL for GET /accounts */
 	size_t naccounts;

@@ -292,6 +292,28 @@ static void test_resume_wakes_waiter(void)
 	rtk_budget_free(b);
 }
 
+/* The last units of the window are kept for the requests recovery depends on. */
+static void test_reserve(void)
+{
+	struct fake_clock fc;
+	struct rtk_budget *b = new_budget(&fc, 40, 300);
+	int i, plain = 0;
+
+	for (i = 0; i < 40; i++)
+		plain += rtk_budget_acquire(b, far(), true) == 0;
+	CHECK_EQ_INT(plain, 38); /* max(2, 40 / 20) kept */
+	CHECK_EQ_INT(rtk_budget_acquire_reserved(b, far(), true, true), 0);
+	CHECK_EQ_INT(rtk_budget_acquire_reserved(b, far(), true, true), 0);
+	CHECK_EQ_INT(rtk_budget_acquire_reserved(b, far(), true, true), -EAGAIN);
+	rtk_budget_free(b);
+	/* Small budgets keep nothing back. */
+	b = new_budget(&fc, 5, 300);
+	for (i = 0, plain = 0; i < 5; i++)
+		plain += rtk_budget_acquire(b, far(), true) == 0;
+	CHECK_EQ_INT(plain, 5);
+	rtk_budget_free(b);
+}
+
 int main(void)
 {
 	RUN(test_new_rejects_zero);
@@ -304,5 +326,6 @@ int main(void)
 	RUN(test_pause_capped);
 	RUN(test_resume);
 	RUN(test_resume_wakes_waiter);
+	RUN(test_reserve);
 	return check_summary();
 }

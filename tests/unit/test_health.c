@@ -15,17 +15,26 @@
 
 #define PROBE "/accounts"
 
-/* Wait (polling, with a deadline) until the fake saw n probes. */
-static bool wait_probes(unsigned n, uint64_t within_ns)
+static uint64_t far(void)
 {
-	uint64_t until = rtk_clock_mono_ns() + within_ns;
+	return rtk_clock_mono_ns() + 30 * RTK_NS_PER_SEC;
+}
 
-	while (fake_api_count("GET", PROBE) < n) {
-		if (rtk_clock_mono_ns() > until)
-			return false;
-		sched_yield();
-	}
-	return true;
+/* One GET that failed all its attempts is enough to go degraded. */
+static void test_attempts_count(void)
+{
+	struct rtk_health_config cfg = {.api = fake_api(), .probe_path = PROBE};
+	struct rtk_health *h = rtk_health_new(&cfg);
+
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	rtk_health_note(h, -EIO, 0, 4);
+	CHECK(rtk_health_is_degraded(h));
+	CHECK_EQ_INT(rtk_health_blocked(h, far()), -EIO); /* no probe thread: at once */
+	rtk_health_note(h, -ENOENT, 404, 1);
+	CHECK(!rtk_health_is_degraded(h));
+	rtk_health_free(h);
 }
 
 static void test_degraded_and_back(void)
@@ -44,33 +53,38 @@ static void test_degraded_and_back(void)
 	if (!h)
 		return;
 	CHECK_EQ_INT(rtk_health_start(h), 0);
-	CHECK_EQ_INT(rtk_health_blocked(h), 0);
-	rtk_health_note(h, -ECONNREFUSED, 0);
-	rtk_health_note(h, -EAGAIN, 0); /* the budget said wait: nothing learnt */
-	rtk_health_note(h, -ECONNREFUSED, 0);
+	CHECK_EQ_INT(rtk_health_blocked(h, far()), 0);
+	rtk_health_note(h, -ECONNREFUSED, 0, 1);
+	rtk_health_note(h, -EAGAIN, 0, 1); /* the budget said wait: nothing learnt */
+	rtk_health_note(h, -ECONNREFUSED, 0, 1);
 	CHECK(!rtk_health_is_degraded(h));
-	rtk_health_note(h, -ETIMEDOUT, 0);
+	CHECK(!rtk_health_recovering(h));
+	rtk_health_note(h, -ETIMEDOUT, 0, 1);
 	CHECK(rtk_health_is_degraded(h));
-	CHECK_EQ_INT(rtk_health_blocked(h), -ETIMEDOUT);
+	CHECK(rtk_health_recovering(h));
 
-	/* Callers hammering while degraded cause at most one probe per 2 s. */
+	/* The first access sends a probe at once and waits for it; it fails. */
 	t0 = rtk_clock_mono_ns();
-	CHECK(wait_probes(1, 5 * RTK_NS_PER_SEC));
-	for (i = 0; i < 100000 && rtk_clock_mono_ns() - t0 < RTK_HEALTH_PROBE_MIN_NS / 2; i++)
-		rtk_health_blocked(h);
+	CHECK_EQ_INT(rtk_health_blocked(h, far()), -ECONNREFUSED);
+	CHECK_EQ_INT(fake_api_count("GET", PROBE), 1);
+	/* Callers hammering while degraded cause at most one probe per RTK_HEALTH_KICK_NS. */
+	for (i = 0; i < 100000 && rtk_clock_mono_ns() - t0 < RTK_HEALTH_KICK_NS / 2; i++)
+		rtk_health_blocked(h, far());
 	CHECK_EQ_INT(fake_api_count("GET", PROBE), 1);
 
 	/* The API answers again (any HTTP answer will do): the next probe ends degraded mode. */
 	fake_api_reset();
 	fake_api_answer("GET", PROBE, NULL, 403, "{\"success\": false}", 0, 0);
-	while (rtk_health_is_degraded(h) && rtk_clock_mono_ns() - t0 < 10 * RTK_NS_PER_SEC)
-		rtk_health_blocked(h); /* a user who keeps trying */
+	while (rtk_health_blocked(h, far()) != 0 && rtk_clock_mono_ns() - t0 < 10 * RTK_NS_PER_SEC)
+		; /* a user who keeps trying: the access that sends the probe gets its answer */
 	CHECK(!rtk_health_is_degraded(h));
-	CHECK(rtk_clock_mono_ns() - t0 < 5 * RTK_NS_PER_SEC);
+	CHECK(rtk_clock_mono_ns() - t0 < RTK_HEALTH_KICK_NS + RTK_NS_PER_SEC);
+	CHECK(rtk_health_recovering(h)); /* for a while after, requests may use the reserve */
 	rtk_health_get_stats(h, &st);
 	CHECK_EQ_INT(st.entered, 1);
-	CHECK(st.probes >= 2 && st.probes <= 3);
-	CHECK_EQ_INT(rtk_health_blocked(h), 0);
+	CHECK_EQ_INT(st.probes, 2);
+	CHECK_EQ_INT(fake_api_count("GET", PROBE), 1); /* since the reset: the one that answered */
+	CHECK_EQ_INT(rtk_health_blocked(h, far()), 0);
 	rtk_health_free(h);
 	fake_api_reset();
 }
@@ -78,6 +92,7 @@ static void test_degraded_and_back(void)
 int main(void)
 {
 	rtk_log_init(RTK_LOG_ERR, false);
+	RUN(test_attempts_count);
 	RUN(test_degraded_and_back);
 	return check_summary();
 }
