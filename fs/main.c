@@ -26,6 +26,7 @@
 #include "rtkfs/envelope.h"
 #include "rtkfs/json.h"
 #include "rtkfs/opts.h"
+#include "rtkfs/shared.h"
 #include "rtkfs/token.h"
 #include "rtkfs/tree.h"
 #include "rtkfs/collection.h"
@@ -55,6 +56,51 @@ static int fail(const char *what)
 	return 1;
 }
 
+/*
+ * With -o shared: the connection to Redis (made lazily; an unreachable Redis never stops
+ * the mount) and the budget's remote window. NULL without -o shared, or on a configuration
+ * error (then *failed and a reason in err).
+ */
+static struct rtk_shared *start_sharing(const struct rtk_opts *o, struct rtk_api *api,
+					struct rtk_budget *budget, bool *failed, char *err,
+					size_t errsz)
+{
+	struct rtk_shared_config sc = {
+		.url = o->shared,
+		.ttl_ms = (uint64_t)o->ttl * 1000,
+		.lease_ms = (uint64_t)o->timeout * 1000,
+	};
+	struct rtk_budget_remote remote = {rtk_shared_take, rtk_shared_pause, NULL};
+	struct rtk_shared *sh = NULL;
+	char *pw = NULL;
+
+	*failed = false;
+	if (!o->shared) {
+		*failed = o->shared_password_file != NULL;
+		snprintf(err, errsz, "shared_password_file= needs shared=");
+		return NULL;
+	}
+	if (rtk_opts_read_shared_password(o, &pw, err, errsz) != 0) {
+		*failed = true;
+		return NULL;
+	}
+	sc.password = pw;
+	rtk_api_token_hash(api, sc.ns_hash);
+	sh = rtk_shared_new(&sc, err, errsz);
+	explicit_bzero(sc.ns_hash, sizeof(sc.ns_hash));
+	if (pw) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	if (!sh) {
+		*failed = true;
+		return NULL;
+	}
+	remote.ctx = sh;
+	rtk_budget_set_remote(budget, &remote);
+	return sh;
+}
+
 static bool never_interrupted(void *ctx)
 {
 	return false;
@@ -71,8 +117,10 @@ int main(int argc, char *argv[])
 	struct rtk_cache *cache = NULL;
 	struct rtk_vfs *vfs = NULL;
 	struct rtk_tree *tree = NULL;
+	struct rtk_shared *shared = NULL;
 	struct rtk_opts o;
 	char err[512], *token = NULL;
+	bool failed;
 	int ret = 1, rc;
 
 	/*
@@ -135,6 +183,11 @@ int main(int argc, char *argv[])
 		ret = fail(budget ? err : "out of memory");
 		goto out;
 	}
+	shared = start_sharing(&o, api, budget, &failed, err, sizeof(err));
+	if (failed) {
+		ret = fail(err);
+		goto out;
+	}
 	{
 		struct rtk_cache_config cc = {
 			.ttl_ns = o.ttl * RTK_NS_PER_SEC,
@@ -175,6 +228,7 @@ int main(int argc, char *argv[])
 			.gid = getgid(),
 			.ro = o.ro,
 			.hooks = rtk_vfs_hooks(vfs),
+			.shared = shared,
 		};
 
 		tree = rtk_tree_new(&tc);
@@ -214,7 +268,8 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	if (!cl.foreground)
 		rtk_log_use_syslog(true);
-	if (rtk_vfs_start_notifier(vfs, se) != 0 || rtk_tree_start(tree) != 0)
+	if (rtk_vfs_start_notifier(vfs, se) != 0 || rtk_tree_start(tree) != 0 ||
+	    (shared && rtk_shared_start(shared) != 0))
 		goto out_unmount;
 	rtk_info("mounted '%s' at '%s'", o.base_url, cl.mountpoint);
 
@@ -240,7 +295,9 @@ out_destroy:
 	fuse_session_destroy(se);
 out:
 	fuse_loop_cfg_destroy(loop);
+	rtk_shared_stop(shared); /* its listener uses the tree */
 	rtk_tree_free(tree);
+	rtk_shared_free(shared);
 	rtk_vfs_free(vfs);
 	rtk_cache_free(cache);
 	rtk_api_free(api);

@@ -126,4 +126,10 @@ void rtk_api_redact(const struct rtk_api *api, char *s, size_t sz);
 /* The base URL, as normalized (no trailing '/'). */
 const char *rtk_api_base_url(const struct rtk_api *api);
 
+/*
+ * SHA-256(base URL "\n" token): names the account in keys shared with other mounts
+ * (shared.h) without the token ever leaving this module.
+ */
+void rtk_api_token_hash(const struct rtk_api *api, unsigned char out[32]);
+
 #endif
