@@ -32,6 +32,8 @@
 #define BACKOFF_MIN_NS (1 * RTK_NS_PER_SEC)
 #define BACKOFF_MAX_NS (30 * RTK_NS_PER_SEC)
 #define POLL_MS 100
+#define KEEPALIVE_NS (3 * RTK_NS_PER_SEC)
+#define PING_WAIT_NS (2 * RTK_NS_PER_SEC)
 #define WAIT_STEP_NS (50 * RTK_NS_PER_MS)
 #define KEY_MAX 700
 #define HOST_MAX 200
@@ -676,22 +678,63 @@ static void deliver(struct rtk_shared *s, const redisReply *r)
 	pthread_mutex_unlock(&s->listen_mu);
 }
 
-/* Read what arrived and deliver every whole message. false when the connection broke. */
-static bool drain(struct rtk_shared *s, redisContext *c)
+/* Read what arrived and deliver every whole message: how many came, or -1 when broken. */
+static int drain(struct rtk_shared *s, redisContext *c)
 {
 	void *reply;
 	int n;
 
 	if (redisBufferRead(c) != REDIS_OK)
-		return false;
+		return -1;
 	for (n = 0; n < 1000; n++) {
 		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
-			return false;
+			return -1;
 		if (!reply)
-			return true;
+			break;
 		deliver(s, reply);
 		freeReplyObject(reply);
 	}
+	return n;
+}
+
+/*
+ * While Redis is marked down and its retry is due, try the pool once (the subscriber may be
+ * fine while the pool is not): so the status recovers without any traffic of ours.
+ */
+static void probe_pool(struct rtk_shared *s)
+{
+	const char *argv[1] = {"PING"};
+	bool due;
+
+	pthread_mutex_lock(&s->mu);
+	due = !s->up && s->down_since && rtk_clock_mono_ns() >= s->retry_at_ns;
+	pthread_mutex_unlock(&s->mu);
+	if (due)
+		freeReplyObject(run(s, 1, argv, NULL));
+}
+
+/*
+ * Keep the subscription honest: a PING every KEEPALIVE_NS; a connection that has not
+ * answered it within PING_WAIT_NS is dead (a stalled server, a silent network), even if
+ * the socket says nothing. false when it is.
+ */
+static bool keepalive(redisContext *c, uint64_t *ping_at, uint64_t *last_ping)
+{
+	uint64_t now = rtk_clock_mono_ns();
+	int done = 0;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+	/* Overdue, unless the answer is waiting unread (a listener ran long). */
+	if (*ping_at)
+		return now - *ping_at < PING_WAIT_NS || poll(&p, 1, 0) > 0;
+	if (now - *last_ping < KEEPALIVE_NS)
+		return true;
+	if (redisAppendCommand(c, "PING") != REDIS_OK)
+		return false;
+	while (!done)
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+			return false;
+	*ping_at = *last_ping = now;
 	return true;
 }
 
@@ -700,7 +743,8 @@ static void *subscriber(void *arg)
 	struct rtk_shared *s = arg;
 	redisContext *c = NULL;
 	struct pollfd p;
-	uint64_t backoff = BACKOFF_MIN_NS;
+	uint64_t backoff = BACKOFF_MIN_NS, ping_at = 0, last_ping = 0;
+	int n = 0;
 
 	while (!atomic_load(&s->stop)) {
 		if (!c && !(c = subscribe(s))) {
@@ -708,16 +752,25 @@ static void *subscriber(void *arg)
 			backoff = backoff * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : backoff * 2;
 			continue;
 		}
+		if (!ping_at && !last_ping)
+			last_ping = rtk_clock_mono_ns();
 		backoff = BACKOFF_MIN_NS;
 		p.fd = c->fd;
 		p.events = POLLIN;
-		if (poll(&p, 1, POLL_MS) > 0 && !drain(s, c)) {
+		if (poll(&p, 1, POLL_MS) > 0 && (n = drain(s, c)) > 0)
+			ping_at = 0; /* anything from the server shows it is alive */
+		if (n < 0 || !keepalive(c, &ping_at, &last_ping)) {
 			pthread_mutex_lock(&s->mu);
-			mark_down(s, "lost the subscription", c->errstr[0] ? c->errstr : "closed");
+			mark_down(s, "lost the subscription",
+				  n < 0 && c->errstr[0] ? c->errstr : "no answer");
 			pthread_mutex_unlock(&s->mu);
 			redisFree(c);
 			c = NULL;
+			n = 0;
+			ping_at = last_ping = 0;
+			continue;
 		}
+		probe_pool(s);
 	}
 	redisFree(c);
 	return NULL;

@@ -363,3 +363,57 @@ def test_a_bad_url_is_refused_without_echoing_it(api, mount):
     m = mount(api, options={"shared": "redis://:hunter2@"}, expect_mount=False)
     assert m.returncode == 1
     assert "shared= is not" in m.output() and "hunter2" not in m.output()
+
+
+def test_one_fetch_for_two_mounts_at_once(make_api, mount, redis):
+    api = make_api(latency_ms=400)
+    a = shared_mount(mount, api, redis)
+    b = shared_mount(mount, api, redis)
+    app = api.apps(A)[0]["id"]
+    rel = f"accounts/{A}/apps/{app}/webhooks"
+    os.listdir(a / f"accounts/{A}/apps")
+    os.listdir(b / f"accounts/{A}/apps")
+    api.clear_log()
+    out = {}
+    threads = [threading.Thread(target=lambda m=m: out.__setitem__(m, sorted(os.listdir(m / rel))))
+               for m in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out[a] == out[b] == sorted(h["id"] for h in api.webhooks(A, app))
+    assert api.count("GET", rf"/accounts/{A}/realtime/kit/{app}/webhooks") == 1
+    assert stats(a)["shared"]["waits"] + stats(b)["shared"]["waits"] == 1
+
+
+def test_a_dead_fetchers_lock_is_taken_over(api, mount, redis):
+    a = shared_mount(mount, api, redis, timeout=2)
+    os.listdir(a / f"accounts/{A}/apps")
+    app = api.apps(A)[0]["id"]
+    ns = next(k for k in redis.keys() if k.endswith("/apps")).split(":")[2]
+    lock = f"rtkfs:1:{ns}:L:/accounts/{A}/realtime/kit/{app}/webhooks:lock"
+    redis.cmd("SET", lock, "a-mount-that-died", "PX", 60000)
+    names = os.listdir(a / f"accounts/{A}/apps/{app}/webhooks")
+    assert sorted(names) == sorted(h["id"] for h in api.webhooks(A, app))
+    sa = stats(a)["shared"]
+    assert sa["waits"] == 1 and sa["takeovers"] == 1
+    assert redis.cmd("GET", lock) == b"a-mount-that-died"  # not ours to release
+
+
+def test_a_stalled_redis_fails_nothing(api, mount, redis):
+    a = shared_mount(mount, api, redis, ttl=1, timeout=5)
+    apps = [x["id"] for x in api.apps(A)]
+    grep_all(a)
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            for app in apps:
+                t0 = time.monotonic()
+                names = os.listdir(a / f"accounts/{A}/apps/{app}/webhooks")
+                assert len(names) == len(api.webhooks(A, app))
+                assert time.monotonic() - t0 < 2, "an operation waited on the stalled Redis"
+        assert "unreachable since" in status(a)
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    assert poll(lambda: "(connected)" in status(a), 40, step=0.2), status(a)
