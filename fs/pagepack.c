@@ -92,9 +92,8 @@ static int walk(const char *s, const char *end, uint64_t npages,
 	return s == end ? 0 : -EPROTO;
 }
 
-int rtk_pagepack_parse(const char *v, size_t len, const char *kind, unsigned max_pages,
-		       size_t max, int (*page)(void *ctx, const char *body, size_t len),
-		       void *ctx)
+int rtk_pagepack_parse(const char *v, size_t len, const char *kind, unsigned max_pages, size_t max,
+		       int (*page)(void *ctx, const char *body, size_t len), void *ctx)
 {
 	const char *s = v, *end = v + len;
 	uint64_t npages;

@@ -40,39 +40,37 @@
 
 /* The rate window: KEYS rate, pause; ARGV limit, window ms, a unique member. */
 static const char RATE_LUA[] =
-	"local p = redis.call('PTTL', KEYS[2])\n"
-	"if p > 0 then return p end\n"
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	"local win = tonumber(ARGV[2])\n"
-	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
-	"if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then\n"
-	"  redis.call('ZADD', KEYS[1], now, ARGV[3])\n"
-	"  redis.call('PEXPIRE', KEYS[1], win)\n"
-	"  return 0\n"
-	"end\n"
-	"local o = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-	"local w = tonumber(o[2]) + win - now\n"
-	"if w < 1 then w = 1 end\n"
-	"return w\n";
+    "local p = redis.call('PTTL', KEYS[2])\n"
+    "if p > 0 then return p end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local win = tonumber(ARGV[2])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
+    "if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then\n"
+    "  redis.call('ZADD', KEYS[1], now, ARGV[3])\n"
+    "  redis.call('PEXPIRE', KEYS[1], win)\n"
+    "  return 0\n"
+    "end\n"
+    "local o = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "local w = tonumber(o[2]) + win - now\n"
+    "if w < 1 then w = 1 end\n"
+    "return w\n";
 
 /* A pause: keep the longer of the running one and this. KEYS pause; ARGV ms. */
-static const char PAUSE_LUA[] =
-	"if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then\n"
-	"  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])\n"
-	"end\n"
-	"return 0\n";
+static const char PAUSE_LUA[] = "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then\n"
+				"  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])\n"
+				"end\n"
+				"return 0\n";
 
 /* Release a lock only if it is still ours. KEYS lock; ARGV our token. */
 static const char UNLOCK_LUA[] =
-	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
-	"return 0\n";
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
 
 /* While waiting: the value if there is one, else whether the lock is still held. */
-static const char POLL_LUA[] =
-	"local v = redis.call('GETRANGE', KEYS[1], 0, ARGV[1])\n"
-	"if v ~= '' then return v end\n"
-	"return redis.call('EXISTS', KEYS[2])\n";
+static const char POLL_LUA[] = "local v = redis.call('GETRANGE', KEYS[1], 0, ARGV[1])\n"
+			       "if v ~= '' then return v end\n"
+			       "return redis.call('EXISTS', KEYS[2])\n";
 
 struct rtk_shared {
 	/* where */
@@ -86,7 +84,7 @@ struct rtk_shared {
 	char instance[17];
 	uint64_t ttl_ms, lease_ms;
 
-	pthread_mutex_t mu; /* everything below */
+	pthread_mutex_t mu;  /* everything below */
 	pthread_cond_t cond; /* CLOCK_MONOTONIC: a free connection, stop */
 	redisContext *idle[POOL_MAX];
 	unsigned nidle, nopen;
@@ -221,7 +219,8 @@ static void mark_down(struct rtk_shared *s, const char *what, const char *why)
 		rtk_warn("cannot use the shared cache '%s' (%s: %s); going on alone, retrying",
 			 s->display, what, why);
 	} else if (s->backoff_ns < BACKOFF_MAX_NS) {
-		s->backoff_ns = s->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : s->backoff_ns * 2;
+		s->backoff_ns =
+		    s->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : s->backoff_ns * 2;
 	}
 	s->retry_at_ns = now + s->backoff_ns;
 	while (s->nidle) {
@@ -484,7 +483,8 @@ static int poll_once(struct rtk_shared *s, const char *k, const char *lock, stru
 
 static bool op_over(const struct rtk_op *op, uint64_t until)
 {
-	return rtk_clock_mono_ns() >= until || (op->interrupted && op->interrupted(op->interrupted_ctx));
+	return rtk_clock_mono_ns() >= until ||
+	       (op->interrupted && op->interrupted(op->interrupted_ctx));
 }
 
 /* Wait for the holder of lock; see rtk_shared_claim. */
@@ -818,10 +818,10 @@ void rtk_shared_get_stats(struct rtk_shared *s, struct rtk_shared_stats *st)
 	*st = s->st;
 	st->connected = s->up;
 	st->down_since = s->up ? 0 : s->down_since;
-	st->retry_in_s = !s->up && s->retry_at_ns > now
-				 ? (unsigned)((s->retry_at_ns - now + RTK_NS_PER_SEC - 1) /
-					      RTK_NS_PER_SEC)
-				 : 0;
+	st->retry_in_s =
+	    !s->up && s->retry_at_ns > now
+		? (unsigned)((s->retry_at_ns - now + RTK_NS_PER_SEC - 1) / RTK_NS_PER_SEC)
+		: 0;
 	pthread_mutex_unlock(&s->mu);
 	snprintf(st->url, sizeof(st->url), "%s", s->display);
 }
@@ -885,15 +885,17 @@ struct rtk_shared *rtk_shared_new(const struct rtk_shared_config *cfg, char *err
 	}
 	if (e) {
 		/* The URL may hold a password: never echo it. */
-		snprintf(err, errsz, e == -ENOMEM ? "out of memory"
-				     : "shared= is not redis://[:PASSWORD@]HOST[:PORT][/DB] "
-				       "or unix:/PATH");
+		snprintf(err, errsz,
+			 e == -ENOMEM ? "out of memory"
+				      : "shared= is not redis://[:PASSWORD@]HOST[:PORT][/DB] "
+					"or unix:/PATH");
 		rtk_shared_free(s);
 		return NULL;
 	}
 	i = snprintf(s->prefix, sizeof(s->prefix), "rtkfs:1:");
 	for (e = 0; e < 16; e++)
-		i += snprintf(s->prefix + i, sizeof(s->prefix) - (size_t)i, "%02x", cfg->ns_hash[e]);
+		i +=
+		    snprintf(s->prefix + i, sizeof(s->prefix) - (size_t)i, "%02x", cfg->ns_hash[e]);
 	snprintf(s->prefix + i, sizeof(s->prefix) - (size_t)i, ":");
 	random_hex(s->instance, sizeof(s->instance));
 	s->ttl_ms = cfg->ttl_ms ? cfg->ttl_ms : 1000;

@@ -41,8 +41,7 @@ int rtk_pagepack_encode(const struct rtk_pagepack *p, const char *kind, struct r
  * max_pages pages; -EFBIG when it is longer than max bytes; else the first nonzero return
  * of page(), or 0. Nothing is handed over before the whole value has been checked.
  */
-int rtk_pagepack_parse(const char *v, size_t len, const char *kind, unsigned max_pages,
-		       size_t max, int (*page)(void *ctx, const char *body, size_t len),
-		       void *ctx);
+int rtk_pagepack_parse(const char *v, size_t len, const char *kind, unsigned max_pages, size_t max,
+		       int (*page)(void *ctx, const char *body, size_t len), void *ctx);
 
 #endif

@@ -3,7 +3,8 @@
  * sha256: SHA-256 (FIPS 180-4), for the names of shared keys (a hash of the API token, never
  * the token; see shared.h). Not for anything where speed matters.
  *
- *   struct rtk_sha256 s; rtk_sha256_init(&s); rtk_sha256_update(&s, p, n); rtk_sha256_final(&s, out);
+ *   struct rtk_sha256 s; rtk_sha256_init(&s); rtk_sha256_update(&s, p, n); rtk_sha256_final(&s,
+ * out);
  */
 #ifndef RTKFS_SHA256_H
 #define RTKFS_SHA256_H
@@ -17,7 +18,7 @@ struct rtk_sha256 {
 	uint32_t h[8];
 	uint64_t total; /* bytes hashed so far */
 	unsigned char block[64];
-	size_t used;    /* bytes in block */
+	size_t used; /* bytes in block */
 };
 
 void rtk_sha256_init(struct rtk_sha256 *s);

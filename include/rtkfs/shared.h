@@ -36,11 +36,11 @@ struct rtk_shared;
 #define RTK_SHARED_URL_MAX 256
 
 struct rtk_shared_config {
-	const char *url;      /* redis://[[user]:password@]host[:port][/db] or unix:/path */
-	const char *password; /* overrides the URL's (shared_password_file), or NULL; copied */
+	const char *url;	   /* redis://[[user]:password@]host[:port][/db] or unix:/path */
+	const char *password;	   /* overrides the URL's (shared_password_file), or NULL; copied */
 	unsigned char ns_hash[32]; /* SHA-256(base_url "\n" token) (rtk_api_token_hash) */
-	uint64_t ttl_ms;      /* lifetime of a shared listing */
-	uint64_t lease_ms;    /* lifetime of a fetch lock: a dead fetcher's is gone after it */
+	uint64_t ttl_ms;	   /* lifetime of a shared listing */
+	uint64_t lease_ms;	   /* lifetime of a fetch lock: a dead fetcher's is gone after it */
 };
 
 /* Parse the URL (no connection yet). NULL with a one-line reason in err (no password). */
@@ -73,8 +73,8 @@ void rtk_shared_note_value(struct rtk_shared *s, const char *key, int err);
 
 /* The single flight of one fetch. */
 struct rtk_shared_claim {
-	bool owned;       /* we hold the lock: release it */
-	char token[40];   /* our lock's value */
+	bool owned;	/* we hold the lock: release it */
+	char token[40]; /* our lock's value */
 };
 
 enum rtk_shared_claim_result {
@@ -115,11 +115,11 @@ void rtk_shared_pause(void *ctx, unsigned seconds);
 struct rtk_shared_stats {
 	char url[RTK_SHARED_URL_MAX]; /* without the password */
 	bool connected;
-	int64_t down_since;           /* wall seconds; 0 when connected */
-	unsigned retry_in_s;          /* when down: seconds until the next try */
+	int64_t down_since;  /* wall seconds; 0 when connected */
+	unsigned retry_in_s; /* when down: seconds until the next try */
 	uint64_t hits, misses, stores, waits, takeovers, bad_values, errors, invalidations;
 	char last_error[160];
-	int64_t last_error_time;      /* wall seconds, 0 for never */
+	int64_t last_error_time; /* wall seconds, 0 for never */
 };
 
 void rtk_shared_get_stats(struct rtk_shared *s, struct rtk_shared_stats *st);

@@ -72,21 +72,21 @@ static void test_cap(void)
 static void test_refused(void)
 {
 	static const char *bad[] = {
-		"",
-		"RTKFS-LISTING",
-		"RTKFS-LISTING 2 apps 1\n2\n{}",     /* another version */
-		"RTKFS-LISTING 1 apps 0\n",          /* no page */
-		"RTKFS-LISTING 1 apps 1\n3\n{}",     /* truncated */
-		"RTKFS-LISTING 1 apps 1\n2\n{}x",    /* trailing bytes */
-		"RTKFS-LISTING 1 apps 2\n2\n{}",     /* a page missing */
-		"RTKFS-LISTING 1 apps 11\n",         /* more pages than allowed */
-		"RTKFS-LISTING 1 apps 1\n02\n{}",    /* leading zero */
-		"RTKFS-LISTING 1 apps 1\n-2\n{}",    /* sign */
-		"RTKFS-LISTING 1 apps 1\n99999999999999999999\n{}", /* overflow */
-		"RTKFS-LISTING 1 apps 1 2\n{}",      /* header not ended */
-		"RTKFS-LISTING 1 appsx 1\n2\n{}",    /* another kind */
-		"rtkfs-listing 1 apps 1\n2\n{}",     /* foreign */
-		"{\"success\":true}",                /* someone else's value */
+	    "",
+	    "RTKFS-LISTING",
+	    "RTKFS-LISTING 2 apps 1\n2\n{}",			/* another version */
+	    "RTKFS-LISTING 1 apps 0\n",				/* no page */
+	    "RTKFS-LISTING 1 apps 1\n3\n{}",			/* truncated */
+	    "RTKFS-LISTING 1 apps 1\n2\n{}x",			/* trailing bytes */
+	    "RTKFS-LISTING 1 apps 2\n2\n{}",			/* a page missing */
+	    "RTKFS-LISTING 1 apps 11\n",			/* more pages than allowed */
+	    "RTKFS-LISTING 1 apps 1\n02\n{}",			/* leading zero */
+	    "RTKFS-LISTING 1 apps 1\n-2\n{}",			/* sign */
+	    "RTKFS-LISTING 1 apps 1\n99999999999999999999\n{}", /* overflow */
+	    "RTKFS-LISTING 1 apps 1 2\n{}",			/* header not ended */
+	    "RTKFS-LISTING 1 appsx 1\n2\n{}",			/* another kind */
+	    "rtkfs-listing 1 apps 1\n2\n{}",			/* foreign */
+	    "{\"success\":true}",				/* someone else's value */
 	};
 	struct seen s;
 	size_t i;
@@ -101,9 +101,9 @@ static void test_refused(void)
 	}
 	/* Oversized: refused on its length before anything is read. */
 	memset(&s, 0, sizeof(s));
-	CHECK_EQ_INT(rtk_pagepack_parse("RTKFS-LISTING 1 apps 1\n2\n{}", 27, "apps", 10, 26,
-					collect, &s),
-		     -EFBIG);
+	CHECK_EQ_INT(
+	    rtk_pagepack_parse("RTKFS-LISTING 1 apps 1\n2\n{}", 27, "apps", 10, 26, collect, &s),
+	    -EFBIG);
 	CHECK_EQ_INT(s.calls, 0);
 	/* The callback's error comes back as it is. */
 	CHECK_EQ_INT(parse("RTKFS-LISTING 1 apps 1\n2\n{}", "apps", &s), 0);
