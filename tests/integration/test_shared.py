@@ -417,3 +417,25 @@ def test_a_stalled_redis_fails_nothing(api, mount, redis):
     finally:
         redis.proc.send_signal(signal.SIGCONT)
     assert poll(lambda: "(connected)" in status(a), 40, step=0.2), status(a)
+
+
+def test_a_429_on_one_mount_pauses_the_others(api, mount, redis):
+    a = shared_mount(mount, api, redis, timeout=2)
+    b = shared_mount(mount, api, redis, timeout=2)
+    os.listdir(a / f"accounts/{A}/apps")
+    os.listdir(b / f"accounts/{A}/apps")
+    app_a, app_b = [x["id"] for x in api.apps(A)][:2]
+    api.add_fault("status", path=rf"/{app_a}/webhooks$", status=429, retry_after=4, count=1)
+    api.clear_log()
+    with pytest.raises(OSError):
+        os.listdir(a / f"accounts/{A}/apps/{app_a}/webhooks")
+    hit = [e for e in api.requests() if e["status"] == 429]
+    assert len(hit) == 1
+    assert 0 < redis.cmd("PTTL", next(k for k in redis.keys() if k.endswith(":pause")))
+    # B never met the 429, yet sends nothing while the pause runs.
+    with pytest.raises(OSError) as e:
+        os.listdir(b / f"accounts/{A}/apps/{app_b}/webhooks")
+    assert e.value.errno == errno.EAGAIN
+    assert len(api.requests()) == 1
+    assert poll(lambda: not any(k.endswith(":pause") for k in redis.keys()), 6, step=0.1)
+    assert os.listdir(b / f"accounts/{A}/apps/{app_b}/webhooks")
