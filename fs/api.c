@@ -41,6 +41,7 @@
 #include "rtkfs-config.h"
 #include "rtkfs/api.h"
 #include "rtkfs/budget.h"
+#include "rtkfs/sha256.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/clock.h"
 #include "rtkfs/http.h"
@@ -1090,4 +1091,18 @@ int rtk_api_call(struct rtk_api *api, const struct rtk_api_req *req, struct rtk_
 release_url:
 	rtk_buf_release(&url);
 	return err;
+}
+
+/* ---- the account's name for sharing (shared.h) ---- */
+
+void rtk_api_token_hash(const struct rtk_api *api, unsigned char out[32])
+{
+	const char *token = api->auth + sizeof(AUTH_PREFIX) - 1;
+	struct rtk_sha256 s;
+
+	rtk_sha256_init(&s);
+	rtk_sha256_update(&s, api->base, strlen(api->base));
+	rtk_sha256_update(&s, "\n", 1);
+	rtk_sha256_update(&s, token, strlen(token));
+	rtk_sha256_final(&s, out); /* wipes s */
 }

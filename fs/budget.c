@@ -46,6 +46,7 @@ struct rtk_budget {
 	uint64_t server_reset_ns;
 	uint64_t paused_until_ns; /* 0: no pause */
 	uint64_t waited, refused, pauses;
+	struct rtk_budget_remote remote; /* set before use, then read-only */
 };
 
 struct rtk_budget *rtk_budget_new(unsigned limit, unsigned window_s, struct rtk_clock clock)
@@ -160,6 +161,48 @@ static struct timespec to_timespec(uint64_t ns)
 	return ts;
 }
 
+/*
+ * A unit of the remote window too (see rtk_budget_set_remote), waiting as for our own;
+ * a remote that cannot answer lets the request go. Bounded by the deadline: each round
+ * sleeps at least 1 ms and a wait past the deadline is refused.
+ */
+static int remote_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait)
+{
+	uint64_t wait, now;
+	struct timespec ts;
+	bool waited = false;
+
+	while (b->remote.take && b->remote.take(b->remote.ctx, b->limit, b->window_s, &wait) == 0 &&
+	       wait) {
+		now = rtk_clock_mono_ns();
+		if (nowait || now >= deadline_ns || wait > deadline_ns - now) {
+			pthread_mutex_lock(&b->mu);
+			b->refused++;
+			pthread_mutex_unlock(&b->mu);
+			return -EAGAIN;
+		}
+		if (!waited) {
+			waited = true;
+			pthread_mutex_lock(&b->mu);
+			b->waited++;
+			pthread_mutex_unlock(&b->mu);
+		}
+		ts = to_timespec(wait);
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+void rtk_budget_set_remote(struct rtk_budget *b, const struct rtk_budget_remote *r)
+{
+	pthread_mutex_lock(&b->mu);
+	if (r)
+		b->remote = *r;
+	else
+		memset(&b->remote, 0, sizeof(b->remote));
+	pthread_mutex_unlock(&b->mu);
+}
+
 int rtk_budget_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowait)
 {
 	return rtk_budget_acquire_reserved(b, deadline_ns, nowait, false);
@@ -201,7 +244,7 @@ int rtk_budget_acquire_reserved(struct rtk_budget *b, uint64_t deadline_ns, bool
 		pthread_cond_timedwait(&b->cond, &b->mu, &ts);
 	}
 	pthread_mutex_unlock(&b->mu);
-	return err;
+	return err ? err : remote_acquire(b, deadline_ns, nowait);
 }
 
 void rtk_budget_observe(struct rtk_budget *b, long remaining, long reset_s)
@@ -240,6 +283,8 @@ void rtk_budget_pause(struct rtk_budget *b, unsigned retry_after_s)
 		b->paused_until_ns = until;
 	b->pauses++;
 	pthread_mutex_unlock(&b->mu);
+	if (b->remote.pause)
+		b->remote.pause(b->remote.ctx, retry_after_s);
 }
 
 void rtk_budget_resume(struct rtk_budget *b)

@@ -8,6 +8,7 @@
 #include "rtkfs/api.h"
 #include "rtkfs/attr.h"
 #include "rtkfs/buf.h"
+#include "rtkfs/clock.h"
 #include "rtkfs/collection.h"
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
@@ -15,7 +16,9 @@
 #include "rtkfs/envelope.h"
 #include "rtkfs/listing.h"
 #include "rtkfs/obj.h"
+#include "rtkfs/pagepack.h"
 #include "rtkfs/prefetch.h"
+#include "rtkfs/shared.h"
 
 #define ACCOUNTS_PER_PAGE 50
 #define APPS_PER_PAGE 100
@@ -160,6 +163,7 @@ struct fetch {
 	struct rtk_ids ids;
 	bool have_old; /* an older listing can stand in: never wait for the budget or a 429 */
 	size_t bytes;  /* body bytes of the pages so far */
+	struct rtk_pagepack *pack; /* the pages' bodies, to share; NULL when not sharing */
 };
 
 static size_t max_body(const struct rtk_coll *c)
@@ -229,6 +233,8 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 		goto out;
 	f->bytes += resp.body.len;
 	err = rtk_envelope_parse_page(b, resp.body.data, resp.body.len, page);
+	if (!err && f->pack && rtk_pagepack_add(f->pack, resp.body.data, resp.body.len) != 0)
+		f->pack = NULL; /* too large to share: the listing itself is fine */
 	if (err == -EPROTO)
 		fail(f->c, "GET %s: the response is not a list of %s", path,
 		     rtk_path_collection_name(f->kind));
@@ -367,19 +373,12 @@ static void read_ahead(struct rtk_coll *c, const struct fetch *f, const struct r
 	}
 }
 
-static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
+/* Every page of listing key from the API into a new listing. */
+static int api_fetch(struct fetch *f, const char *key, struct rtk_listing **out)
 {
-	struct fetch *f = ctx;
-	struct rtk_held *old = oldv, *h;
-	struct rtk_listing_builder *b;
-	struct rtk_listing *l;
+	struct rtk_listing_builder *b = rtk_listing_builder_new(f->kind);
 	int err;
 
-	err = fetch_blocked(f->c, old != NULL, f->op->deadline_ns);
-	if (err)
-		return err;
-	f->have_old = old != NULL;
-	b = rtk_listing_builder_new(f->kind);
 	if (!b)
 		return -ENOMEM;
 	err = fetch_pages(f, key, b);
@@ -387,9 +386,181 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 		rtk_listing_builder_free(b);
 		return err;
 	}
-	l = rtk_listing_builder_finish(b);
-	if (!l)
+	*out = rtk_listing_builder_finish(b);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* ---- the shared cache (shared.h) ---- */
+
+struct shared_read {
+	struct fetch *f;
+	struct rtk_listing_builder *b;
+	struct rtk_page page;
+};
+
+/* One page of a shared value, parsed as fetch_page parses the API's. */
+static int shared_page(void *ctx, const char *body, size_t len)
+{
+	struct shared_read *r = ctx;
+	int err;
+
+	if (r->page.page && !r->page.more)
+		return -EPROTO; /* a page after the last one */
+	r->page.page++;
+	r->page.more = false;
+	err = rtk_envelope_parse_page(r->b, body, len, &r->page);
+	if (!err && r->page.items == r->page.skipped && r->page.more)
+		err = -EPROTO;
+	return err;
+}
+
+/* A shared value of listing key into a new listing: 0, or -errno when it is not one. */
+static int shared_parse(struct fetch *f, const struct rtk_buf *v, struct rtk_listing **out)
+{
+	struct shared_read r = {.f = f, .b = rtk_listing_builder_new(f->kind)};
+	int err;
+
+	if (!r.b)
 		return -ENOMEM;
+	r.page.per_page = f->kind == RTK_K_ACCOUNT ? ACCOUNTS_PER_PAGE : APPS_PER_PAGE;
+	err = rtk_pagepack_parse(v->data, v->len, rtk_path_collection_name(f->kind),
+				 pages_max(f->c), v->max, shared_page, &r);
+	if (!err && r.page.more)
+		err = -EPROTO; /* the value ends before the listing does */
+	if (err) {
+		rtk_listing_builder_free(r.b);
+		return err;
+	}
+	*out = rtk_listing_builder_finish(r.b);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Share the pages just fetched (best effort). */
+static void shared_store(struct fetch *f, const char *key)
+{
+	struct rtk_buf v;
+
+	rtk_buf_init(&v, max_body(f->c) + 4096);
+	if (rtk_pagepack_encode(f->pack, rtk_path_collection_name(f->kind), &v) == 0)
+		rtk_shared_put(f->c->cfg.shared, key, v.data, v.len);
+	rtk_buf_release(&v);
+}
+
+/*
+ * Listing key from the shared cache if it is there (or once another mount's fetch of it
+ * ended), else from the API, one mount at a time, sharing what came. A value that is not a
+ * listing of ours is ignored, counted and fetched over; Redis failing only means fetching
+ * alone.
+ */
+static int shared_fetch(struct fetch *f, const char *key, struct rtk_listing **out)
+{
+	struct rtk_shared *sh = f->c->cfg.shared;
+	struct rtk_shared_claim claim;
+	struct rtk_pagepack pack;
+	struct rtk_buf v;
+	int err;
+
+	/* Room for the pages and their length lines (at most pages_max() of them). */
+	rtk_buf_init(&v, max_body(f->c) + 4096);
+	memset(&claim, 0, sizeof(claim));
+	err = rtk_shared_get(sh, key, &v);
+	/* Not there: fetch it, or wait for the mount that does (the claim says which). */
+	if (err == -ENOENT && rtk_shared_claim(sh, key, f->op, &v, &claim) == RTK_SHARED_VALUE)
+		err = 0;
+	if (!err)
+		err = shared_parse(f, &v, out);
+	if (!err || err == -EPROTO || err == -EFBIG)
+		rtk_shared_note_value(sh, key, err); /* used, or ignored and fetched over */
+	if (!err)
+		goto out;
+	rtk_pagepack_init(&pack, max_body(f->c));
+	f->pack = &pack;
+	err = api_fetch(f, key, out);
+	if (!err && f->pack)
+		shared_store(f, key);
+	f->pack = NULL;
+	rtk_pagepack_release(&pack);
+	rtk_shared_release(sh, key, &claim);
+out:
+	rtk_buf_release(&v);
+	return err;
+}
+
+/* Which collection an API path names: the inverse of rtk_coll_key. 0 or -EINVAL. */
+static int key_ids(const char *key, enum rtk_kind *k, struct rtk_ids *ids, char *a, char *p)
+{
+	char again[RTK_COLL_KEY_MAX];
+	int n = 0;
+
+	memset(ids, 0, sizeof(*ids));
+	if (strcmp(key, "/accounts") == 0) {
+		*k = RTK_K_ACCOUNT;
+		return 0;
+	}
+	/* Ids are path-safe (no '/'); an encoded one does not come back equal below. */
+	if (sscanf(key, "/accounts/%64[^/]/realtime/kit/apps%n", a, &n) == 1 && !key[n]) {
+		*k = RTK_K_APP;
+	} else if (sscanf(key, "/accounts/%64[^/]/realtime/kit/%64[^/]/webhooks%n", a, p, &n) ==
+			   2 &&
+		   !key[n]) {
+		*k = RTK_K_WEBHOOK;
+		ids->app = p;
+	} else {
+		return -EINVAL;
+	}
+	ids->account = a;
+	if (rtk_coll_key(*k, ids, again, sizeof(again)) != 0 || strcmp(again, key) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int fetch_listing(void *ctx, const char *key, void *oldv, void **out);
+
+/*
+ * Another mount changed listing key (the subscriber thread): if we hold it, fetch it again
+ * now and report what changed to the kernel, so that reads here see the write at once.
+ */
+static void on_shared_inval(void *ctx, const char *key)
+{
+	struct rtk_coll *c = ctx;
+	struct rtk_op op = {.deadline_ns = rtk_clock_mono_ns() + c->cfg.timeout_ns};
+	char a[65], p[65];
+	struct rtk_held *h;
+	void *v;
+
+	if (rtk_cache_peek(c->cfg.cache, key, &v, NULL) != 0)
+		return; /* not held: the next access fetches it anyway */
+	rtk_held_unref(v);
+	{
+		struct fetch f = {.c = c, .op = &op};
+		struct rtk_cache_wait w = {.deadline_ns = op.deadline_ns};
+
+		if (key_ids(key, &f.kind, &f.ids, a, p) != 0) {
+			rtk_cache_invalidate(c->cfg.cache, key, true);
+			return;
+		}
+		rtk_cache_invalidate(c->cfg.cache, key, false);
+		if (rtk_cache_get(c->cfg.cache, key, fetch_listing, &f, &w, &v, NULL) == 0) {
+			h = v;
+			rtk_held_unref(h);
+		}
+	}
+}
+
+static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
+{
+	struct fetch *f = ctx;
+	struct rtk_held *old = oldv, *h;
+	struct rtk_listing *l;
+	int err;
+
+	err = fetch_blocked(f->c, old != NULL, f->op->deadline_ns);
+	if (err)
+		return err;
+	f->have_old = old != NULL;
+	err = f->c->cfg.shared ? shared_fetch(f, key, &l) : api_fetch(f, key, &l);
+	if (err)
+		return err;
 	h = held_new(l, old && same_members(old->l, l) ? old->changed : rtk_attr_now());
 	if (!h) {
 		rtk_listing_unref(l);
@@ -519,12 +690,16 @@ int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
 
 	if (err)
 		rtk_cache_invalidate(c->cfg.cache, key, true);
+	if (c->cfg.shared)
+		rtk_shared_invalidate(c->cfg.shared, key);
 	return err;
 }
 
 void rtk_coll_forget(struct rtk_coll *c, const char *key)
 {
 	rtk_cache_invalidate(c->cfg.cache, key, true);
+	if (c->cfg.shared)
+		rtk_shared_invalidate(c->cfg.shared, key);
 }
 
 /* ---- life cycle ---- */
@@ -566,6 +741,8 @@ struct rtk_coll *rtk_coll_new(const struct rtk_coll_config *cfg)
 		free(c);
 		return NULL;
 	}
+	if (cfg->shared)
+		rtk_shared_listen(cfg->shared, on_shared_inval, c);
 	return c;
 }
 
@@ -573,6 +750,8 @@ void rtk_coll_free(struct rtk_coll *c)
 {
 	if (!c)
 		return;
+	if (c->cfg.shared)
+		rtk_shared_listen(c->cfg.shared, NULL, NULL);
 	rtk_held_unref(c->named);
 	free(c);
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "rtkfs/api.h"
+#include "rtkfs/shared.h"
 #include "rtkfs/buf.h"
 #include "rtkfs/cache.h"
 #include "rtkfs/clock.h"
@@ -121,6 +122,9 @@ struct snapshot {
 	struct record werr, err; /* err: the latest of the api's and our own */
 	char werr_when[32], err_when[32];
 	uint64_t writes[RTK_METRICS_WRITE__N];
+	bool has_shared;
+	struct rtk_shared_stats sh;
+	char sh_since[32], sh_err_when[32];
 };
 
 static void format_time(int64_t t, char *out, size_t outsz)
@@ -162,6 +166,12 @@ static void take_snapshot(struct rtk_ctl *c, struct snapshot *s)
 	}
 	format_time(s->werr.time, s->werr_when, sizeof(s->werr_when));
 	format_time(s->err.time, s->err_when, sizeof(s->err_when));
+	if (c->cfg.shared) {
+		s->has_shared = true;
+		rtk_shared_get_stats(c->cfg.shared, &s->sh);
+		format_time(s->sh.down_since, s->sh_since, sizeof(s->sh_since));
+		format_time(s->sh.last_error_time, s->sh_err_when, sizeof(s->sh_err_when));
+	}
 }
 
 /* Append to b unless an earlier append failed; *err keeps the first error. */
@@ -194,6 +204,30 @@ static void put_record(struct rtk_buf *b, int *err, const struct record *r, cons
 	put(b, err, "{\"message\": ");
 	put_str(b, err, r->line);
 	put(b, err, ", \"time\": \"%s\"}", when);
+}
+
+/* ,"shared": {...} (DESIGN §6a), or nothing without -o shared. */
+static void put_shared_json(struct rtk_buf *b, int *err, const struct snapshot *s)
+{
+	const struct rtk_shared_stats *h = &s->sh;
+
+	if (!s->has_shared)
+		return;
+	put(b, err, ",\n  \"shared\": {\"url\": ");
+	put_str(b, err, h->url);
+	put(b, err,
+	    ", \"connected\": %s, \"down_since\": \"%s\", \"hits\": %" PRIu64
+	    ", \"misses\": %" PRIu64 ", \"stores\": %" PRIu64 ", \"waits\": %" PRIu64
+	    ", \"takeovers\": %" PRIu64 ", \"bad_values\": %" PRIu64 ", \"invalidations\": %" PRIu64
+	    ", \"errors\": %" PRIu64 ", \"last_error\": ",
+	    h->connected ? "true" : "false", h->connected ? "never" : s->sh_since, h->hits,
+	    h->misses, h->stores, h->waits, h->takeovers, h->bad_values, h->invalidations,
+	    h->errors);
+	if (h->last_error[0])
+		put_str(b, err, h->last_error);
+	else
+		put(b, err, "null");
+	put(b, err, "}");
 }
 
 static int render_json(struct rtk_ctl *c, const struct snapshot *s, struct rtk_buf *b)
@@ -234,6 +268,7 @@ static int render_json(struct rtk_ctl *c, const struct snapshot *s, struct rtk_b
 		put(b, &err, "null");
 	put(b, &err, ",\n  \"last_write_error\": ");
 	put_record(b, &err, &s->werr, s->werr_when);
+	put_shared_json(b, &err, s);
 	put(b, &err, "\n}\n");
 	return err;
 }
@@ -243,6 +278,30 @@ static const char *state_of(const struct snapshot *s)
 	if (s->degraded)
 		return "degraded: the API cannot be reached, answering from the cache";
 	return s->paused_for ? "paused by a 429 from the API" : "ok";
+}
+
+/* "shared: URL (connected | unreachable since T, retrying)" and its counters. */
+static void put_shared_status(struct rtk_buf *b, int *err, const struct snapshot *s)
+{
+	const struct rtk_shared_stats *h = &s->sh;
+
+	if (!s->has_shared)
+		return;
+	if (h->connected)
+		put(b, err, "shared:       %s (connected)\n", h->url);
+	else if (!h->down_since)
+		put(b, err, "shared:       %s (not used yet)\n", h->url);
+	else
+		put(b, err, "shared:       %s (unreachable since %s, retrying in %u s)\n", h->url,
+		    s->sh_since, h->retry_in_s);
+	put(b, err,
+	    "shared use:   %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " stores, %" PRIu64
+	    " waits, %" PRIu64 " takeovers, %" PRIu64 " bad values ignored, %" PRIu64
+	    " invalidations, %" PRIu64 " errors\n",
+	    h->hits, h->misses, h->stores, h->waits, h->takeovers, h->bad_values,
+	    h->invalidations, h->errors);
+	if (h->last_error[0])
+		put(b, err, "shared error: %s at %s\n", h->last_error, s->sh_err_when);
 }
 
 static int render_status(struct rtk_ctl *c, const struct snapshot *s, struct rtk_buf *b)
@@ -271,6 +330,7 @@ static int render_status(struct rtk_ctl *c, const struct snapshot *s, struct rtk
 	    s->paused_for ? " (paused)" : "");
 	put(b, &err, "last error:   %s%s%s\n", s->err.line[0] ? s->err.line : "none",
 	    s->err.line[0] ? " at " : "", s->err.line[0] ? s->err_when : "");
+	put_shared_status(b, &err, s);
 	put(b, &err, "last created: %s\nlast write error: %s%s%s\n",
 	    s->created[0] ? s->created : "none", s->werr.line[0] ? s->werr.line : "none",
 	    s->werr.line[0] ? " at " : "", s->werr.line[0] ? s->werr_when : "");

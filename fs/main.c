@@ -28,6 +28,7 @@
 #include "rtkfs/envelope.h"
 #include "rtkfs/json.h"
 #include "rtkfs/opts.h"
+#include "rtkfs/shared.h"
 #include "rtkfs/token.h"
 #include "rtkfs/tree.h"
 #include "rtkfs/vfs.h"
@@ -44,6 +45,7 @@ struct daemon {
 	struct rtk_cache *cache;
 	struct rtk_vfs *vfs;
 	struct rtk_tree *tree;
+	struct rtk_shared *shared; /* -o shared, else NULL */
 };
 
 static void print_usage(const char *prog)
@@ -66,6 +68,41 @@ static int fail(const char *what)
 {
 	fprintf(stderr, "rtkfs: %s\n", what);
 	return 1;
+}
+
+/*
+ * With -o shared: the connection to Redis (made lazily; an unreachable Redis never stops
+ * the mount) and the budget's remote window. 0 (d->shared stays NULL without -o shared), or
+ * 1 on a configuration error (said on stderr).
+ */
+static int start_sharing(struct daemon *d, char *err, size_t errsz)
+{
+	const struct rtk_opts *o = &d->o;
+	struct rtk_shared_config sc = {
+		.url = o->shared,
+		.ttl_ms = (uint64_t)o->ttl * 1000,
+		.lease_ms = (uint64_t)o->timeout * 1000,
+	};
+	struct rtk_budget_remote remote = {rtk_shared_take, rtk_shared_pause, NULL};
+	char *pw = NULL;
+
+	if (!o->shared)
+		return o->shared_password_file ? fail("shared_password_file= needs shared=") : 0;
+	if (rtk_opts_read_shared_password(o, &pw, err, errsz) != 0)
+		return fail(err);
+	sc.password = pw;
+	rtk_api_token_hash(d->api, sc.ns_hash);
+	d->shared = rtk_shared_new(&sc, err, errsz);
+	explicit_bzero(sc.ns_hash, sizeof(sc.ns_hash));
+	if (pw) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	if (!d->shared)
+		return fail(err);
+	remote.ctx = d->shared;
+	rtk_budget_set_remote(d->budget, &remote);
+	return 0;
 }
 
 static bool never_interrupted(void *ctx)
@@ -147,6 +184,7 @@ static int build_tree(struct daemon *d)
 	    .uid = getuid(),
 	    .gid = getgid(),
 	    .ro = o->ro,
+	    .shared = d->shared,
 	};
 
 	d->cache = rtk_cache_new(&cc);
@@ -254,7 +292,8 @@ static int serve(struct daemon *d, struct fuse_args *args)
 		goto unmount;
 	if (!d->cl.foreground)
 		rtk_log_use_syslog(true);
-	if (rtk_vfs_start_notifier(d->vfs, se) != 0 || rtk_tree_start(d->tree) != 0)
+	if (rtk_vfs_start_notifier(d->vfs, se) != 0 || rtk_tree_start(d->tree) != 0 ||
+	    (d->shared && rtk_shared_start(d->shared) != 0))
 		goto unmount;
 	rtk_info("mounted '%s' at '%s'", d->o.base_url, d->cl.mountpoint);
 	if (d->cl.singlethread) {
@@ -281,7 +320,9 @@ destroy:
 
 static void teardown(struct daemon *d)
 {
+	rtk_shared_stop(d->shared); /* its listener uses the tree */
 	rtk_tree_free(d->tree);
+	rtk_shared_free(d->shared);
 	rtk_vfs_free(d->vfs);
 	rtk_cache_free(d->cache);
 	rtk_api_free(d->api);
@@ -316,7 +357,7 @@ static int prepare(struct daemon *d, struct fuse_args *args, const char *prog)
 	rc = build_client(d, token, err, sizeof(err));
 	explicit_bzero(token, strlen(token));
 	free(token);
-	if (rc || build_tree(d))
+	if (rc || start_sharing(d, err, sizeof(err)) || build_tree(d))
 		return 1;
 	return check_token(d);
 }

@@ -35,6 +35,8 @@ static const struct fuse_opt opt_table[] = {
 	OPT("token_file=%s", token_file),
 	OPT("account=%s", account),
 	OPT("cacert=%s", cacert),
+	OPT("shared=%s", shared),
+	OPT("shared_password_file=%s", shared_password_file),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	/*
 	 * What /etc/fstab and mount(8) add for themselves, not for the filesystem: mount.fuse3
@@ -195,7 +197,8 @@ int rtk_opts_finish(struct rtk_opts *o, char *err, size_t errsz)
 	return 0;
 }
 
-static int read_token_file(const char *path, char **token, char *err, size_t errsz)
+static int read_token_file(const char *opt, const char *path, char **token, char *err,
+			   size_t errsz)
 {
 	char *buf = NULL;
 	struct stat st;
@@ -205,16 +208,16 @@ static int read_token_file(const char *path, char **token, char *err, size_t err
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		snprintf(err, errsz, "cannot open token_file '%s': %s", path, strerror(errno));
+		snprintf(err, errsz, "cannot open %s '%s': %s", opt, path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errsz, "token_file '%s' is not a regular file", path);
+		snprintf(err, errsz, "%s '%s' is not a regular file", opt, path);
 		goto out_close;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(err, errsz,
-			 "token_file '%s' can be read by others (mode %04o); run: chmod 600 '%s'",
+			 "%s '%s' can be read by others (mode %04o); run: chmod 600 '%s'", opt,
 			 path, (unsigned)(st.st_mode & 07777), path);
 		goto out_close;
 	}
@@ -229,7 +232,7 @@ static int read_token_file(const char *path, char **token, char *err, size_t err
 		       buf[len - 1] == '\t'))
 		buf[--len] = '\0';
 	if (!len || len >= TOKEN_MAX || strpbrk(buf, "\r\n \t")) {
-		snprintf(err, errsz, "token_file '%s' does not hold one token on one line", path);
+		snprintf(err, errsz, "%s '%s' does not hold one secret on one line", opt, path);
 		goto out_free;
 	}
 	*token = buf;
@@ -252,7 +255,7 @@ int rtk_opts_read_token(const struct rtk_opts *o, char **token, char *err, size_
 
 	*token = NULL;
 	if (o->token_file)
-		return read_token_file(o->token_file, token, err, errsz);
+		return read_token_file("token_file", o->token_file, token, err, errsz);
 	env = getenv("CLOUDFLARE_API_TOKEN");
 	if (!env || !*env) {
 		snprintf(err, errsz, "no API token: set CLOUDFLARE_API_TOKEN or use "
@@ -275,6 +278,14 @@ int rtk_opts_read_token(const struct rtk_opts *o, char **token, char *err, size_
 	return 0;
 }
 
+int rtk_opts_read_shared_password(const struct rtk_opts *o, char **pw, char *err, size_t errsz)
+{
+	*pw = NULL;
+	if (!o->shared_password_file)
+		return 0;
+	return read_token_file("shared_password_file", o->shared_password_file, pw, err, errsz);
+}
+
 void rtk_opts_print_help(void)
 {
 	printf("rtkfs options:\n"
@@ -293,6 +304,11 @@ void rtk_opts_print_help(void)
 	       "    -o account=ID[:ID...]  accounts to show (default: $CLOUDFLARE_ACCOUNT_ID, else\n"
 	       "                           every account GET /accounts returns)\n"
 	       "    -o cacert=PATH         extra CA bundle for TLS verification\n"
+	       "    -o shared=URL          share listings, the rate budget and invalidations with\n"
+	       "                           other mounts of the account through Redis:\n"
+	       "                           redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH\n"
+	       "    -o shared_password_file=PATH\n"
+	       "                           the Redis password, from PATH (mode 0600)\n"
 	       "    -o ro                  read-only mount\n"
 	       "    -o _netdev, -o nofail, -o auto, -o noauto, -o user, -o users, -o nouser,\n"
 	       "    -o defaults, -o comment=TEXT, -o x-*\n"
@@ -314,6 +330,8 @@ void rtk_opts_release(struct rtk_opts *o)
 	free(o->token_file);
 	free(o->account);
 	free(o->cacert);
+	free(o->shared);
+	free(o->shared_password_file);
 	for (i = 0; i < o->nnonopts; i++)
 		free(o->nonopts[i]);
 	memset(o, 0, sizeof(*o));

@@ -795,11 +795,12 @@ static int make_parts(struct rtk_tree *t)
 			.hooks = t->cfg.hooks, .accounts = t->cfg.accounts,
 			.naccounts = t->cfg.naccounts, .max_body = t->cfg.max_body,
 			.mounted = t->attr.mounted,
+			.shared = t->cfg.shared, .timeout_ns = t->cfg.timeout_ns,
 		};
 		struct rtk_ctl_config xc = {
 			.api = t->cfg.api, .cache = t->cfg.cache,
 			.health = t->health, .accounts = t->cfg.accounts,
-			.naccounts = t->cfg.naccounts,
+			.naccounts = t->cfg.naccounts, .shared = t->cfg.shared,
 		};
 
 		t->ctl = rtk_ctl_new(&xc);

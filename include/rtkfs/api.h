@@ -135,4 +135,10 @@ const char *rtk_api_version(void);
 /* The base URL, as normalized (no trailing '/'). */
 const char *rtk_api_base_url(const struct rtk_api *api);
 
+/*
+ * SHA-256(base URL "\n" token): names the account in keys shared with other mounts
+ * (shared.h) without the token ever leaving this module.
+ */
+void rtk_api_token_hash(const struct rtk_api *api, unsigned char out[32]);
+
 #endif

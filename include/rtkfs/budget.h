@@ -78,4 +78,19 @@ bool rtk_budget_is_paused(struct rtk_budget *b);
 
 void rtk_budget_get_stats(struct rtk_budget *b, struct rtk_budget_stats *st);
 
+/*
+ * A window kept elsewhere too (shared.h: one window and one 429 pause for every mount of an
+ * account). After a unit of our own window is taken, take() is asked for one of the remote
+ * window (it sets *wait_ns to the time until one is free, 0 when taken, and returns nonzero
+ * when it cannot say: then our own window alone decides); pause() is told of every 429.
+ * Set it before the budget is used; NULL removes it.
+ */
+struct rtk_budget_remote {
+	int (*take)(void *ctx, unsigned limit, unsigned window_s, uint64_t *wait_ns);
+	void (*pause)(void *ctx, unsigned seconds);
+	void *ctx;
+};
+
+void rtk_budget_set_remote(struct rtk_budget *b, const struct rtk_budget_remote *r);
+
 #endif

@@ -15,6 +15,11 @@
  * repeats), past RTK_COLL_PAGES_MAX pages (or a twentieth of the rate budget's limit, if less),
  * or when its pages pass max_body bytes in all.
  *
+ * With a shared cache (shared.h), a listing is first looked for there (its pages parsed
+ * exactly as the API's), fetched by one mount at a time (the others wait for its value), and
+ * stored after a fetch; a write's change drops it there and on the other mounts, which
+ * refetch what they held and report the change to their kernels.
+ *
  * Thread-safe.
  */
 #ifndef RTKFS_COLLECTION_H
@@ -37,6 +42,7 @@ struct rtk_listing;
 struct rtk_obj;
 struct rtk_prefetch;
 struct rtk_ctl;
+struct rtk_shared;
 
 #define RTK_COLL_PAGES_MAX 100
 #define RTK_COLL_KEY_MAX 512 /* an API path of a collection, ids percent-encoded */
@@ -82,6 +88,10 @@ struct rtk_coll_config {
 	size_t naccounts;
 	size_t max_body;             /* response bytes accepted (0: 16 MiB) */
 	struct timespec mounted;
+	/* Listings shared with other mounts (shared.h), or NULL; then refreshes that another
+	 * mount's write asks for run on its thread with this deadline. */
+	struct rtk_shared *shared;   /* borrowed */
+	uint64_t timeout_ns;
 };
 
 /* NULL with a reason logged on a bad account id or ENOMEM. */

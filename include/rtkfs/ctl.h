@@ -25,6 +25,7 @@ struct rtk_ctl;
 struct rtk_api;
 struct rtk_cache;
 struct rtk_health;
+struct rtk_shared;
 
 struct rtk_ctl_config {
 	struct rtk_api *api;       /* all borrowed */
@@ -32,6 +33,7 @@ struct rtk_ctl_config {
 	struct rtk_health *health;
 	const char *const *accounts; /* user-named account ids (for status) */
 	size_t naccounts;
+	struct rtk_shared *shared;   /* may be NULL */
 };
 
 struct rtk_ctl *rtk_ctl_new(const struct rtk_ctl_config *cfg); /* NULL on ENOMEM */

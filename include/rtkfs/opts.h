@@ -26,6 +26,8 @@ struct rtk_opts {
 	char *token_file;
 	char *account;     /* "ID[:ID...]" */
 	char *cacert;
+	char *shared;      /* redis://... or unix:/... (shared.h), or NULL */
+	char *shared_password_file;
 	int ro;
 	char **accounts;   /* account split on ':' */
 	size_t naccounts;
@@ -50,6 +52,13 @@ int rtk_opts_finish(struct rtk_opts *o, char *err, size_t errsz);
  * malloc'd string in *token, or -1 with a reason in err (never containing the token).
  */
 int rtk_opts_read_token(const struct rtk_opts *o, char **token, char *err, size_t errsz);
+
+/*
+ * The password of the shared cache from shared_password_file (refused like a token file
+ * that others can read): 0 with a malloc'd string in *pw (NULL when no file is given), or -1
+ * with a reason in err.
+ */
+int rtk_opts_read_shared_password(const struct rtk_opts *o, char **pw, char *err, size_t errsz);
 
 /* Print our options with their defaults (for --help). */
 void rtk_opts_print_help(void);

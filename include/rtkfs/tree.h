@@ -23,6 +23,7 @@
 struct rtk_tree;
 struct rtk_api;
 struct rtk_cache;
+struct rtk_shared;
 
 struct rtk_tree_config {
 	struct rtk_api *api;         /* borrowed */
@@ -36,6 +37,7 @@ struct rtk_tree_config {
 	unsigned prefetch;           /* read-ahead threads (0: no read-ahead) */
 	uint64_t timeout_ns;         /* deadline of background fetches and release-time writes */
 	struct rtk_ino_hooks hooks;  /* may be all NULL */
+	struct rtk_shared *shared;   /* borrowed: shared with other mounts (shared.h), or NULL */
 };
 
 /* NULL with a reason logged on bad configuration or ENOMEM. */
