@@ -995,7 +995,7 @@ static bool should_retry(struct rtk_api *api, const struct attempt *at, CURLcode
 	long status = at->resp->status;
 	uint64_t now;
 
-	if (n + 1 >= MAX_ATTEMPTS || req->once)
+	if (n + 1 >= MAX_ATTEMPTS || req->once || (req->give_up && req->give_up(req->give_up_ctx)))
 		return false;
 	if (code != CURLE_OK ? !rtk_http_is_retryable(code)
 			     : status != 429 && (status < 500 || status > 599))

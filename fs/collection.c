@@ -202,6 +202,12 @@ static void fail(struct rtk_coll *c, const char *fmt, ...)
 		rtk_ctl_record_error(c->cfg.ctl, line);
 }
 
+/* Once the mount is degraded the probe does the trying: no more retries of a GET. */
+static bool degraded(void *ctx)
+{
+	return rtk_health_is_degraded(ctx);
+}
+
 /* One page (or the whole list, for webhooks) into the builder. */
 static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_builder *b,
 		      struct rtk_page *page)
@@ -215,6 +221,8 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 		.interrupted_ctx = f->op->interrupted_ctx,
 		.no_wait = f->have_old,
 		.reserved = rtk_health_recovering(f->c->cfg.health),
+		.give_up = degraded,
+		.give_up_ctx = f->c->cfg.health,
 	};
 	char query[64] = "";
 	int err;

@@ -88,6 +88,8 @@ void rtk_health_note(struct rtk_health *h, int err, long status, unsigned attemp
 		h->failures += attempts ? attempts : 1;
 		if (h->failures >= RTK_HEALTH_DEGRADED_AFTER && !h->degraded) {
 			h->degraded = entered = true;
+			/* What was just seen is as good as a probe: the next one waits its turn. */
+			h->last_probe_ns = rtk_clock_mono_ns();
 			h->entered++;
 			h->interval_ns = RTK_HEALTH_PROBE_MIN_NS;
 			pthread_cond_broadcast(&h->cond);
@@ -202,7 +204,8 @@ static void probe_once(struct rtk_health *h)
 	rtk_api_resp_release(&resp);
 }
 
-/* The wait before the next probe: the interval with ±25% jitter; the interval doubles. */
+/* The wait before the next probe: the interval plus up to 25% jitter (at most 30 s); the
+ * interval doubles. */
 static uint64_t next_wait(struct rtk_health *h)
 {
 	uint64_t base = h->interval_ns, jitter;
@@ -210,9 +213,9 @@ static uint64_t next_wait(struct rtk_health *h)
 	h->rng ^= h->rng << 13;
 	h->rng ^= h->rng >> 7;
 	h->rng ^= h->rng << 17;
-	jitter = h->rng % (base / 2 + 1);
+	jitter = h->rng % (base / 4 + 1);
 	h->interval_ns = base * 2 > RTK_HEALTH_PROBE_MAX_NS ? RTK_HEALTH_PROBE_MAX_NS : base * 2;
-	return base - base / 4 + jitter;
+	return base + jitter < RTK_HEALTH_PROBE_MAX_NS ? base + jitter : RTK_HEALTH_PROBE_MAX_NS;
 }
 
 static void wait_until(struct rtk_health *h, uint64_t until)

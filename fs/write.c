@@ -211,7 +211,10 @@ static int send_write(struct rtk_write *w, const char *method, const char *path,
 	int err;
 
 	rtk_api_resp_init(&resp, max_body(w));
-	err = rtk_api_call(w->cfg.api, &req, &resp);
+	/* While degraded a write waits for the probe like a read, and fails as fast. */
+	err = rtk_health_blocked(w->cfg.health, op->deadline_ns);
+	if (!err)
+		err = rtk_api_call(w->cfg.api, &req, &resp);
 	rtk_health_note(w->cfg.health, err, resp.status, resp.attempts);
 	if (err == -ENOENT && remove_id) {
 		/* Deleted meanwhile: gone either way. */

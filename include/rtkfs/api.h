@@ -70,6 +70,10 @@ struct rtk_api_req {
 	 */
 	bool no_wait;
 	bool once;     /* one attempt, never retried (the degraded-mode probe) */
+	/* Asked before a failed GET is tried again: true stops the retries (the mount went
+	 * degraded: the probe is the one that tries now). May be NULL. */
+	bool (*give_up)(void *ctx);
+	void *give_up_ctx;
 	bool reserved; /* may use the budget's reserve (rtk_budget_acquire_reserved) */
 };
 
