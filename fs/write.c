@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * write: open write files hold a buffer; pending files (new files in webhooks directories)
- * are kept in a list under a mutex until flushed or released.
+ * write: values take effect at write(). The value each field file has accumulated so far (for
+ * writes at consecutive offsets) is kept in a small table per lock stripe; a stripe's mutex
+ * serializes the writes of the webhooks that hash to it, from reading the current object to
+ * folding the server's answer into the cache. Pending files (new files in webhooks
+ * directories) are kept in a list under their own mutex until sent or released.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rtkfs/api.h"
 #include "rtkfs/buf.h"
-#include "rtkfs/clock.h"
 #include "rtkfs/collection.h"
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
@@ -23,8 +23,25 @@
 
 #define BODY_MAX_DEFAULT (16u << 20)
 #define PENDING_NAME_MAX 255
+#define STRIPES 64
+#define STATES_PER_STRIPE 8
+#define JSON_DEPTH_MAX 64
 
-/* A file created in a webhooks directory, waiting for its flush to become a webhook. */
+/* What one field file has been written so far: writes at its end extend it. */
+struct wstate {
+	uint64_t ino;  /* 0: a free slot */
+	uint64_t used; /* last use, for eviction */
+	struct rtk_buf val;
+};
+
+/* The writes of the webhooks whose directory hashes here, one at a time. */
+struct stripe {
+	pthread_mutex_t lock;
+	uint64_t tick;
+	struct wstate st[STATES_PER_STRIPE];
+};
+
+/* A file created in a webhooks directory, waiting for a complete document. */
 struct pending {
 	struct pending *next;
 	uint64_t ino; /* in the pending range */
@@ -34,18 +51,10 @@ struct pending {
 };
 
 struct rtk_write_file {
-	bool is_new;                /* a pending new file, else a field */
-	struct rtk_ino_node *dir;   /* field: the webhook's directory; new: the webhooks dir */
-	enum rtk_field field;       /* field */
-	struct pending *pending;    /* new, until flushed or released */
-	struct rtk_buf buf;         /* what was written */
-	/*
-	 * Something was written since the last flush that sent: the next flush sends it. A
-	 * close() of a dup'd descriptor flushes too (shells do that before writing), so an
-	 * O_TRUNC with nothing written yet is not sent at flush but at release (truncated).
-	 */
-	bool dirty;
-	bool truncated;
+	struct rtk_ino_node *dir; /* the webhooks directory */
+	struct pending *pending;  /* until sent or released */
+	struct rtk_buf buf;       /* what was written */
+	bool sent;                /* the document went out (whatever the answer) */
 };
 
 struct rtk_write {
@@ -53,17 +62,21 @@ struct rtk_write {
 	pthread_mutex_t lock; /* the pending list */
 	struct pending *pending;
 	uint64_t next_pending;
+	struct stripe stripes[STRIPES];
 };
 
 struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 {
 	struct rtk_write *w = calloc(1, sizeof(*w));
+	size_t i, j;
 
 	if (!w)
 		return NULL;
-	if (pthread_mutex_init(&w->lock, NULL)) {
-		free(w);
-		return NULL;
+	pthread_mutex_init(&w->lock, NULL);
+	for (i = 0; i < STRIPES; i++) {
+		pthread_mutex_init(&w->stripes[i].lock, NULL);
+		for (j = 0; j < STATES_PER_STRIPE; j++)
+			rtk_buf_init(&w->stripes[i].st[j].val, RTK_WRITE_MAX);
 	}
 	w->cfg = *cfg;
 	return w;
@@ -71,8 +84,15 @@ struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 
 void rtk_write_free(struct rtk_write *w)
 {
+	size_t i, j;
+
 	if (!w)
 		return;
+	for (i = 0; i < STRIPES; i++) {
+		for (j = 0; j < STATES_PER_STRIPE; j++)
+			rtk_buf_release(&w->stripes[i].st[j].val);
+		pthread_mutex_destroy(&w->stripes[i].lock);
+	}
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -80,6 +100,197 @@ void rtk_write_free(struct rtk_write *w)
 static size_t max_body(const struct rtk_write *w)
 {
 	return w->cfg.max_body ? w->cfg.max_body : BODY_MAX_DEFAULT;
+}
+
+size_t rtk_write_cap(unsigned index)
+{
+	switch (index) {
+	case RTK_F_ENABLED:
+		return RTK_WRITE_CAP_ENABLED;
+	case RTK_F_EVENTS:
+		return RTK_WRITE_CAP_EVENTS;
+	case RTK_F_NAME:
+		return RTK_WRITE_CAP_NAME;
+	case RTK_F_URL:
+		return RTK_WRITE_CAP_URL;
+	case RTK_F_JSON:
+		return RTK_WRITE_MAX;
+	default:
+		return 0;
+	}
+}
+
+static struct stripe *stripe_of(struct rtk_write *w, const struct rtk_ino_node *dir)
+{
+	return &w->stripes[(dir->ino / RTK_INO_STRIDE) % STRIPES];
+}
+
+/* The state of file ino in s (locked), or NULL; with create, a slot (the oldest evicted). */
+static struct wstate *state_of(struct stripe *s, uint64_t ino, bool create)
+{
+	struct wstate *e, *old = &s->st[0];
+	size_t i;
+
+	for (i = 0; i < STATES_PER_STRIPE; i++) {
+		e = &s->st[i];
+		if (e->ino == ino) {
+			e->used = ++s->tick;
+			return e;
+		}
+		if (!e->ino || (old->ino && e->used < old->used))
+			old = e;
+	}
+	if (!create)
+		return NULL;
+	old->ino = ino;
+	old->used = ++s->tick;
+	rtk_buf_reset(&old->val);
+	return old;
+}
+
+/* ---- incomplete JSON documents ---- */
+
+enum jdoc { JDOC_COMPLETE, JDOC_INCOMPLETE, JDOC_INVALID };
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A string from v[*i] (the opening quote); *i is left after it. */
+static enum jdoc scan_string(const char *v, size_t len, size_t *i)
+{
+	size_t k, j = *i + 1;
+	unsigned u;
+
+	while (j < len) {
+		unsigned char c = (unsigned char)v[j];
+
+		if (c == '"') {
+			*i = j + 1;
+			return JDOC_COMPLETE;
+		}
+		if (c < 0x20)
+			return JDOC_INVALID; /* raw control bytes, NUL among them */
+		if (c != '\\') {
+			j++;
+			continue;
+		}
+		if (j + 1 >= len)
+			return JDOC_INCOMPLETE;
+		if (!strchr("\"\\/bfnrtu", v[j + 1]) || !v[j + 1])
+			return JDOC_INVALID;
+		if (v[j + 1] != 'u') {
+			j += 2;
+			continue;
+		}
+		for (k = 0, u = 0; k < 4; k++) {
+			if (j + 2 + k >= len)
+				return JDOC_INCOMPLETE;
+			if (hexval(v[j + 2 + k]) < 0)
+				return JDOC_INVALID;
+			u = u * 16 + (unsigned)hexval(v[j + 2 + k]);
+		}
+		if (u == 0)
+			return JDOC_INVALID; /* a NUL in a string */
+		j += 6;
+	}
+	return JDOC_INCOMPLETE;
+}
+
+/* A literal or a number from v[*i]; *i is left after it. */
+static enum jdoc scan_scalar(const char *v, size_t len, size_t *i)
+{
+	static const char *const lits[] = {"true", "false", "null"};
+	size_t k, n, j = *i;
+
+	if (v[j] == '-' || (v[j] >= '0' && v[j] <= '9')) {
+		while (j < len && strchr("0123456789+-.eE", v[j]) && v[j])
+			j++;
+		*i = j;
+		return j < len ? JDOC_COMPLETE : JDOC_INCOMPLETE;
+	}
+	for (k = 0; k < 3; k++) {
+		n = strlen(lits[k]);
+		if (v[j] != lits[k][0])
+			continue;
+		if (len - j < n)
+			return strncmp(v + j, lits[k], len - j) ? JDOC_INVALID : JDOC_INCOMPLETE;
+		if (strncmp(v + j, lits[k], n))
+			return JDOC_INVALID;
+		*i = j + n;
+		return JDOC_COMPLETE;
+	}
+	return JDOC_INVALID;
+}
+
+/*
+ * Is v a complete JSON object (then only white space), the beginning of one that more bytes
+ * could complete, or neither? Syntax only; what the object holds is the model's to check.
+ */
+static enum jdoc json_doc_state(const char *v, size_t len)
+{
+	enum { VALUE, KEY, COLON, AFTER } want = VALUE;
+	char stack[JSON_DEPTH_MAX];
+	size_t i = 0, depth = 0;
+	bool started = false, first = false; /* first: just after an opening bracket */
+	enum jdoc r;
+
+	while (i < len) {
+		char c = v[i];
+
+		if (is_ws(c)) {
+			i++;
+			continue;
+		}
+		if (started && !depth)
+			return JDOC_INVALID; /* bytes after the document */
+		if ((want == AFTER || first) && (c == '}' || c == ']')) {
+			if (!depth || stack[depth - 1] != (c == '}' ? '{' : '['))
+				return JDOC_INVALID;
+			if (want != AFTER && (c == '}') != (want == KEY))
+				return JDOC_INVALID;
+			depth--, i++, first = false, want = AFTER;
+			continue;
+		}
+		first = false;
+		if (want == AFTER) {
+			if (c != ',')
+				return JDOC_INVALID;
+			want = stack[depth - 1] == '{' ? KEY : VALUE;
+			i++;
+		} else if (want == COLON) {
+			if (c != ':')
+				return JDOC_INVALID;
+			want = VALUE;
+			i++;
+		} else if (c == '{' || c == '[') {
+			if ((!started && c != '{') || want == KEY || depth == JSON_DEPTH_MAX)
+				return JDOC_INVALID;
+			stack[depth++] = c;
+			started = first = true;
+			want = c == '{' ? KEY : VALUE;
+			i++;
+		} else if (!started) {
+			return JDOC_INVALID; /* a webhook is an object */
+		} else {
+			r = c == '"' ? scan_string(v, len, &i)
+			    : want == KEY ? JDOC_INVALID
+					  : scan_scalar(v, len, &i);
+			if (r != JDOC_COMPLETE)
+				return r;
+			want = want == KEY ? COLON : AFTER;
+		}
+	}
+	return started && !depth ? JDOC_COMPLETE : JDOC_INCOMPLETE;
 }
 
 /* ---- pending new files ---- */
@@ -94,7 +305,7 @@ int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_i
 	for (pd = w->pending; pd; pd = pd->next) {
 		if (ino ? pd->ino != ino : pd->parent != parent || strcmp(pd->name, name) != 0)
 			continue;
-		/* volatile: it goes away at close */
+		/* volatile: it goes away when its document is sent */
 		rtk_attr_volatile_file(w->cfg.attr, pd->ino, 0644, pd->file->buf.len, out);
 		err = 0;
 		break;
@@ -160,45 +371,61 @@ static void record_error(struct rtk_write *w, const char *method, const char *pa
 	rtk_warn("cannot write: %s", line);
 }
 
-/* Fold a successful answer into the cached listing key. */
-static void apply_answer(struct rtk_write *w, const char *method, const char *path,
-			 const char *key, const struct rtk_api_resp *resp, const char *remove_id,
-			 struct rtk_obj **created)
+/* One write request: what it is, and what its answer must be. */
+struct wreq {
+	const char *method, *path, *key; /* key: the listing the webhook is in */
+	const struct rtk_buf *body;      /* NULL: DELETE */
+	const char *id;                  /* the webhook written (NULL for POST) */
+	struct rtk_obj **created;        /* POST: the new webhook (a new reference) */
+};
+
+/*
+ * Fold a successful answer into the cached listing. An answer that is not one webhook, or
+ * one of another id than the one written, is -EPROTO: we cannot tell what the server holds,
+ * so the listing is dropped and fetched again before anything of it is shown.
+ */
+static int apply_answer(struct rtk_write *w, const struct wreq *rq,
+			const struct rtk_api_resp *resp)
 {
 	struct rtk_obj *o = NULL;
+	char why[160];
 
-	if (remove_id) {
-		rtk_coll_apply(w->cfg.coll, key, NULL, remove_id);
-		return;
+	if (!rq->body) {
+		rtk_coll_apply(w->cfg.coll, rq->key, NULL, rq->id);
+		return 0;
 	}
 	if (rtk_model_parse_object(RTK_K_WEBHOOK, resp->body.data, resp->body.len, &o) != 0) {
-		/* Accepted, but we cannot tell what the server holds now: ask again. */
-		rtk_warn("cannot read the answer to %s '%s': fetching the list again", method, path);
-		rtk_coll_forget(w->cfg.coll, key);
-		return;
-	}
-	rtk_coll_apply(w->cfg.coll, key, o, NULL);
-	if (created)
-		*created = o;
-	else
+		snprintf(why, sizeof(why), "the answer is not a webhook");
+	} else if (rq->id && strcmp(rtk_obj_id(o, NULL), rq->id) != 0) {
+		snprintf(why, sizeof(why), "the answer is webhook '%.64s', not the one written",
+			 rtk_obj_id(o, NULL));
 		rtk_obj_unref(o);
+	} else {
+		rtk_coll_apply(w->cfg.coll, rq->key, o, NULL);
+		if (rq->created)
+			*rq->created = o;
+		else
+			rtk_obj_unref(o);
+		return 0;
+	}
+	rtk_coll_forget(w->cfg.coll, rq->key);
+	record_error(w, rq->method, rq->path, NULL, -EPROTO, why);
+	return -EPROTO;
 }
 
 /*
- * Send one write and fold its answer into the cache. body NULL: DELETE. For a request that
- * went out but whose answer we do not know (deadline, interrupt, broken connection), the
- * listing is dropped so it is fetched again before anything of it is shown.
+ * Send one write and fold its answer into the cache. For a request that went out but whose
+ * answer we do not know (deadline, interrupt, broken connection), the listing is dropped so
+ * it is fetched again before anything of it is shown.
  */
-static int send_write(struct rtk_write *w, const char *method, const char *path,
-		      const char *key, const struct rtk_buf *body, const char *remove_id,
-		      const struct rtk_op *op, struct rtk_obj **created)
+static int send_write(struct rtk_write *w, const struct wreq *rq, const struct rtk_op *op)
 {
 	struct rtk_api_resp resp;
 	struct rtk_api_req req = {
-		.method = method,
-		.path = path,
-		.body = body ? body->data : NULL,
-		.body_len = body ? body->len : 0,
+		.method = rq->method,
+		.path = rq->path,
+		.body = rq->body ? rq->body->data : NULL,
+		.body_len = rq->body ? rq->body->len : 0,
 		.deadline_ns = op->deadline_ns,
 		.interrupted = op->interrupted,
 		.interrupted_ctx = op->interrupted_ctx,
@@ -209,16 +436,16 @@ static int send_write(struct rtk_write *w, const char *method, const char *path,
 	rtk_api_resp_init(&resp, max_body(w));
 	err = rtk_api_call(w->cfg.api, &req, &resp);
 	rtk_health_note(w->cfg.health, err, resp.status);
-	if (err == -ENOENT && remove_id) {
+	if (err == -ENOENT && !rq->body) {
 		/* Deleted meanwhile: gone either way. */
-		rtk_coll_apply(w->cfg.coll, key, NULL, remove_id);
-		record_error(w, method, path, &resp, err, NULL);
+		rtk_coll_apply(w->cfg.coll, rq->key, NULL, rq->id);
+		record_error(w, rq->method, rq->path, &resp, err, NULL);
 	} else if (err) {
-		record_error(w, method, path, &resp, err, NULL);
+		record_error(w, rq->method, rq->path, &resp, err, NULL);
 		if (err == -ENOENT || (resp.sent && !resp.status))
-			rtk_coll_forget(w->cfg.coll, key);
+			rtk_coll_forget(w->cfg.coll, rq->key);
 	} else {
-		apply_answer(w, method, path, key, &resp, remove_id, created);
+		err = apply_answer(w, rq, &resp);
 	}
 	rtk_api_resp_release(&resp);
 	return err;
@@ -239,15 +466,170 @@ static int webhook_paths(const struct rtk_ids *ids, char *path, size_t pathsz, c
 	return 0;
 }
 
-/* ---- files ---- */
+/* ---- field files ---- */
 
-static struct rtk_write_file *file_new(bool is_new, struct rtk_ino_node *dir)
+/* The value a write at off makes: a new one at 0, else the continuation of prev or cur. */
+static int next_value(const struct rtk_buf *prev, const char *cur, size_t cur_len,
+		      const char *buf, size_t len, uint64_t off, struct rtk_buf *out)
+{
+	int err = 0;
+
+	if (off == 0)
+		;
+	else if (prev && off == prev->len)
+		err = rtk_buf_append(out, prev->data, prev->len);
+	else if (cur && off == cur_len) /* O_APPEND: after the server's bytes */
+		err = rtk_buf_append(out, cur, cur_len);
+	else
+		return -EINVAL;
+	return err ? err : rtk_buf_append(out, buf, len);
+}
+
+/*
+ * The request body for value val of field f of webhook cur: 0 (body filled), 1 (nothing to
+ * send: unchanged, or an incomplete webhook.json), -EINVAL with why filled.
+ */
+static int value_body(enum rtk_field f, const struct rtk_buf *val, const struct rtk_obj *cur,
+		      struct rtk_buf *body, char *why, size_t whysz)
+{
+	const char *v = val->data ? val->data : "", *now;
+	struct rtk_buf same;
+	size_t now_len;
+	int err;
+
+	if (f != RTK_F_JSON) {
+		if (memchr(v, '\0', val->len)) {
+			snprintf(why, whysz, "a value cannot hold a NUL byte");
+			return -EINVAL;
+		}
+		return rtk_model_patch_body(f, v, val->len, cur, body, why, whysz);
+	}
+	switch (json_doc_state(v, val->len)) {
+	case JDOC_INCOMPLETE:
+		return 1; /* held until the write that completes it */
+	case JDOC_INVALID:
+		snprintf(why, whysz, "webhook.json is not valid JSON");
+		return -EINVAL;
+	default:
+		break;
+	}
+	err = rtk_model_put_body(v, val->len, body, why, whysz);
+	if (err)
+		return err;
+	/* Unchanged: the same body as the server's own webhook.json would make. */
+	now = rtk_obj_field(cur, RTK_F_JSON, &now_len);
+	rtk_buf_init(&same, RTK_WRITE_MAX * 2);
+	if (now && rtk_model_put_body(now, now_len, &same, NULL, 0) == 0 &&
+	    same.len == body->len && memcmp(same.data, body->data, body->len) == 0)
+		err = 1;
+	rtk_buf_release(&same);
+	return err;
+}
+
+/* Validate and send value val of field f of webhook dir (its stripe locked). */
+static int send_value(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk_field f,
+		      const struct rtk_buf *val, const struct rtk_obj *cur,
+		      const struct rtk_op *op)
+{
+	char path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX], why[160] = "";
+	struct wreq rq = {.method = f == RTK_F_JSON ? "PUT" : "PATCH", .path = path, .key = key};
+	struct rtk_buf body;
+	struct rtk_ids ids;
+	int err;
+
+	rtk_ino_ids(dir, &ids);
+	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
+	if (err)
+		return err;
+	rq.id = ids.webhook;
+	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
+	rq.body = &body;
+	err = value_body(f, val, cur, &body, why, sizeof(why));
+	if (err == 1)
+		err = 0; /* unchanged, or held */
+	else if (err == -EINVAL)
+		record_error(w, rq.method, path, NULL, err, why[0] ? why : "invalid value");
+	else if (!err)
+		err = send_write(w, &rq, op);
+	rtk_buf_release(&body);
+	return err;
+}
+
+/* The stripe of dir is locked: make the value, send it, remember it. */
+static int field_write_locked(struct rtk_write *w, struct stripe *s, struct rtk_ino_node *dir,
+			      enum rtk_field f, const char *buf, size_t len, uint64_t off,
+			      const struct rtk_op *op)
+{
+	uint64_t ino = rtk_ino_file(dir, f);
+	struct wstate *st = state_of(s, ino, false);
+	const struct rtk_obj *cur;
+	const char *bytes;
+	struct rtk_held *h;
+	struct rtk_buf val;
+	struct rtk_ids ids;
+	size_t cur_len = 0;
+	int err;
+
+	rtk_ino_ids(dir, &ids);
+	err = rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &cur);
+	if (err)
+		return err;
+	bytes = rtk_obj_field(cur, f, &cur_len);
+	rtk_buf_init(&val, rtk_write_cap(f));
+	err = next_value(st ? &st->val : NULL, bytes, cur_len, buf, len, off, &val);
+	if (err == -EINVAL) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "a write at offset %llu: values are written from 0 "
+			 "or appended", (unsigned long long)off);
+		record_error(w, "PATCH", ids.webhook, NULL, err, why);
+	} else if (err == -EFBIG) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "the value passes %zu bytes", rtk_write_cap(f));
+		record_error(w, f == RTK_F_JSON ? "PUT" : "PATCH", ids.webhook, NULL, err, why);
+	} else if (!err) {
+		err = send_value(w, dir, f, &val, cur, op);
+	}
+	rtk_held_unref(h);
+	if (!err) {
+		st = state_of(s, ino, true);
+		rtk_buf_reset(&st->val);
+		err = rtk_buf_append(&st->val, val.data, val.len);
+	}
+	rtk_buf_release(&val);
+	return err;
+}
+
+int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index,
+		    const char *buf, size_t len, uint64_t off, const struct rtk_op *op)
+{
+	struct stripe *s;
+	int err;
+
+	if (dir->kind != RTK_N_WEBHOOK || !rtk_path_field_is_writable(RTK_K_WEBHOOK, index) ||
+	    !rtk_write_cap(index))
+		return -EACCES;
+	s = stripe_of(w, dir);
+	pthread_mutex_lock(&s->lock);
+	err = field_write_locked(w, s, dir, (enum rtk_field)index, buf, len, off, op);
+	pthread_mutex_unlock(&s->lock);
+	/*
+	 * The kernel holds the writer's bytes (write-through) and sizes made from them: drop
+	 * them, so readers see the server's answer, or the old value after a failure.
+	 */
+	rtk_ino_inval_object(&w->cfg.hooks, dir);
+	return err < 0 ? err : (int)len;
+}
+
+/* ---- created files ---- */
+
+static struct rtk_write_file *file_new(struct rtk_ino_node *dir)
 {
 	struct rtk_write_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
-	f->is_new = is_new;
 	f->dir = dir;
 	rtk_buf_init(&f->buf, RTK_WRITE_MAX);
 	return f;
@@ -257,47 +639,6 @@ static void file_free(struct rtk_write_file *f)
 {
 	rtk_buf_release(&f->buf);
 	free(f);
-}
-
-int rtk_write_open(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index, int flags,
-		   const struct rtk_op *op, struct rtk_write_file **out)
-{
-	const struct rtk_obj *o;
-	struct rtk_write_file *f;
-	struct rtk_held *h;
-	struct rtk_ids ids;
-	const char *bytes;
-	size_t len;
-	int err;
-
-	*out = NULL;
-	if (dir->kind != RTK_N_WEBHOOK ||
-	    !rtk_path_field_is_writable(RTK_K_WEBHOOK, (enum rtk_field)index))
-		return -EACCES;
-	rtk_ino_ids(dir, &ids);
-	err = rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &o);
-	if (err)
-		return err;
-	f = file_new(false, dir);
-	if (!f) {
-		rtk_held_unref(h);
-		return -ENOMEM;
-	}
-	f->field = (enum rtk_field)index;
-	if (flags & O_TRUNC) {
-		f->truncated = true; /* ": > file" with nothing written sets an empty value */
-	} else {
-		bytes = rtk_obj_field(o, f->field, &len);
-		if (bytes && rtk_buf_append(&f->buf, bytes, len) != 0)
-			err = -ENOMEM;
-	}
-	rtk_held_unref(h);
-	if (err) {
-		file_free(f);
-		return err;
-	}
-	*out = f;
-	return 0;
 }
 
 int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
@@ -325,7 +666,7 @@ int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const cha
 	if (o)
 		return -EEXIST;
 
-	f = file_new(true, parent);
+	f = file_new(parent);
 	pd = calloc(1, sizeof(*pd));
 	if (!f || !pd) {
 		free(pd);
@@ -348,93 +689,6 @@ int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const cha
 	return 0;
 }
 
-int rtk_write_put(struct rtk_write_file *f, const char *buf, size_t len, uint64_t off)
-{
-	static const char zeros[256];
-	int err;
-
-	if (off > RTK_WRITE_MAX || len > RTK_WRITE_MAX - off)
-		return -EFBIG;
-	while (f->buf.len < off) {
-		size_t n = off - f->buf.len < sizeof(zeros) ? off - f->buf.len : sizeof(zeros);
-
-		err = rtk_buf_append(&f->buf, zeros, n);
-		if (err)
-			return err;
-	}
-	if (off < f->buf.len) {
-		size_t over = f->buf.len - off < len ? f->buf.len - off : len;
-
-		memcpy(f->buf.data + off, buf, over);
-		err = rtk_buf_append(&f->buf, buf + over, len - over);
-	} else {
-		err = rtk_buf_append(&f->buf, buf, len);
-	}
-	if (err)
-		return err;
-	f->dirty = true;
-	return (int)len;
-}
-
-int rtk_write_truncate(struct rtk_write_file *f, uint64_t size)
-{
-	if (size > RTK_WRITE_MAX)
-		return -EFBIG;
-	if (size < f->buf.len) {
-		f->buf.len = size;
-		if (f->buf.data)
-			f->buf.data[size] = '\0';
-	} else if (size > f->buf.len) {
-		int err = rtk_write_put(f, "", 0, size);
-
-		if (err < 0)
-			return err;
-	}
-	f->dirty = true;
-	return 0;
-}
-
-/* ---- flushing ---- */
-
-static int flush_field(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
-{
-	char path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX], why[160] = "";
-	const char *method = f->field == RTK_F_JSON ? "PUT" : "PATCH";
-	const char *val = f->buf.data ? f->buf.data : "";
-	const struct rtk_obj *cur;
-	struct rtk_buf body;
-	struct rtk_held *h;
-	struct rtk_ids ids;
-	int err;
-
-	rtk_ino_ids(f->dir, &ids);
-	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
-	if (err)
-		return err;
-	err = rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &cur);
-	if (err)
-		return err;
-	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
-	if (f->field == RTK_F_JSON)
-		err = rtk_model_put_body(val, f->buf.len, &body, why, sizeof(why));
-	else
-		err = rtk_model_patch_body(f->field, val, f->buf.len, cur, &body, why,
-					   sizeof(why));
-	rtk_held_unref(h);
-	if (err == 1) {
-		err = 0; /* unchanged: nothing to send */
-	} else if (err) {
-		err = err == -EFBIG ? -EINVAL : err;
-		record_error(w, method, path, NULL, err, why[0] ? why : "invalid value");
-	} else {
-		err = send_write(w, method, path, key, &body, NULL, op, NULL);
-	}
-	rtk_buf_release(&body);
-	/* What the writer's page cache holds is not what the server holds: drop it. */
-	rtk_ino_inval_object(&w->cfg.hooks, f->dir);
-	return err;
-}
-
 static void note_created(struct rtk_write *w, struct rtk_obj *created, const char *key)
 {
 	rtk_ctl_record_created(w->cfg.ctl, rtk_obj_id(created, NULL));
@@ -442,31 +696,11 @@ static void note_created(struct rtk_write *w, struct rtk_obj *created, const cha
 	rtk_obj_unref(created);
 }
 
-static int flush_new(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
+/* The pending file is gone (sent, or never to be): tell the kernel. */
+static void pending_drop(struct rtk_write *w, struct rtk_write_file *f)
 {
 	const struct rtk_ino_hooks *hk = &w->cfg.hooks;
-	char key[RTK_COLL_KEY_MAX], why[160] = "";
-	struct rtk_obj *created = NULL;
-	struct rtk_buf body;
-	struct rtk_ids ids;
-	int err;
 
-	rtk_ino_ids(f->dir, &ids);
-	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
-	err = rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key));
-	if (!err)
-		err = rtk_model_put_body(f->buf.data ? f->buf.data : "", f->buf.len, &body, why,
-					 sizeof(why));
-	if (err) {
-		err = err == -EFBIG ? -EINVAL : err;
-		record_error(w, "POST", key, NULL, err, why[0] ? why : "invalid webhook");
-	} else {
-		err = send_write(w, "POST", key, key, &body, NULL, op, &created);
-	}
-	rtk_buf_release(&body);
-	if (created)
-		note_created(w, created, key);
-	/* The file is gone whatever happened: it became a webhook, or nothing. */
 	pending_remove(w, f->pending);
 	if (hk->inval_entry)
 		hk->inval_entry(hk->ctx, f->dir->ino, f->pending->name);
@@ -474,46 +708,130 @@ static int flush_new(struct rtk_write *w, struct rtk_write_file *f, const struct
 		hk->inval_inode(hk->ctx, f->dir->ino);
 	free(f->pending);
 	f->pending = NULL;
+}
+
+/* f holds a complete document: POST it (the webhooks directory's stripe locked). */
+static int post_new(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
+{
+	char key[RTK_COLL_KEY_MAX], why[160] = "";
+	struct rtk_obj *created = NULL;
+	struct wreq rq = {.method = "POST", .path = key, .key = key, .created = &created};
+	struct rtk_buf body;
+	struct rtk_ids ids;
+	int err;
+
+	rtk_ino_ids(f->dir, &ids);
+	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
+	rq.body = &body;
+	err = rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key));
+	if (!err)
+		err = rtk_model_put_body(f->buf.data, f->buf.len, &body, why, sizeof(why));
+	if (err) {
+		record_error(w, "POST", key, NULL, err, why[0] ? why : "invalid webhook");
+	} else {
+		f->sent = true;
+		err = send_write(w, &rq, op);
+	}
+	rtk_buf_release(&body);
+	if (created)
+		note_created(w, created, key);
 	return err;
 }
 
-int rtk_write_flush(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
+/* len written, 0 (held or sent), 1 (not JSON: -EINVAL, to be recorded) or -errno. */
+static int put_locked(struct rtk_write *w, struct rtk_write_file *f, const char *buf,
+		      size_t len, uint64_t off, const struct rtk_op *op)
 {
-	if (!f->dirty)
+	size_t i;
+	int err;
+
+	if (f->sent || !f->pending) { /* the document went out: white space only */
+		for (i = 0; i < len && is_ws(buf[i]); i++)
+			;
+		return i == len ? 0 : 1;
+	}
+	if (off != f->buf.len)
+		return -EINVAL;
+	err = rtk_buf_append(&f->buf, buf, len);
+	if (err)
+		return err;
+	switch (json_doc_state(f->buf.data, f->buf.len)) {
+	case JDOC_INCOMPLETE:
 		return 0;
-	f->dirty = false;
-	f->truncated = false;
-	if (!f->is_new)
-		return flush_field(w, f, op);
-	return f->pending ? flush_new(w, f, op) : 0;
+	case JDOC_INVALID:
+		f->buf.len -= len;
+		return 1;
+	default:
+		break;
+	}
+	err = post_new(w, f, op);
+	if (err && !f->sent)
+		f->buf.len -= len; /* refused locally: the writer may write something else */
+	else
+		pending_drop(w, f); /* it became a webhook, or nothing: either way, gone */
+	return err;
+}
+
+int rtk_write_file_put(struct rtk_write *w, struct rtk_write_file *f, const char *buf,
+		       size_t len, uint64_t off, const struct rtk_op *op)
+{
+	struct stripe *s = stripe_of(w, f->dir);
+	char key[RTK_COLL_KEY_MAX];
+	struct rtk_ids ids;
+	int err;
+
+	if (off > RTK_WRITE_MAX || len > RTK_WRITE_MAX - off) {
+		err = -EFBIG;
+		rtk_ino_ids(f->dir, &ids);
+		if (rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
+			record_error(w, "POST", key, NULL, err, "the document passes 64 KiB");
+		return err;
+	}
+	pthread_mutex_lock(&s->lock);
+	err = put_locked(w, f, buf, len, off, op);
+	pthread_mutex_unlock(&s->lock);
+	if (err == 1) {
+		err = -EINVAL;
+		rtk_ino_ids(f->dir, &ids);
+		if (rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
+			record_error(w, "POST", key, NULL, err, "not a JSON document");
+	}
+	return err < 0 ? err : (int)len;
+}
+
+int rtk_write_file_truncate(struct rtk_write_file *f, uint64_t size)
+{
+	if (size || f->sent || !f->pending)
+		return -EPERM;
+	rtk_buf_reset(&f->buf);
+	return 0;
 }
 
 void rtk_write_release(struct rtk_write *w, struct rtk_write_file *f)
 {
+	char key[RTK_COLL_KEY_MAX];
+	struct rtk_ids ids;
+
 	if (!f)
 		return;
-	if (!f->is_new && (f->dirty || f->truncated)) {
-		/* Truncated and never written (": > events"), or written and never flushed:
-		 * send it now; nobody is left to hear the result but the log. */
-		struct rtk_op op = {
-			.deadline_ns = rtk_clock_mono_ns() +
-				       (w->cfg.timeout_ns ? w->cfg.timeout_ns : 15 * RTK_NS_PER_SEC),
-		};
-
-		f->dirty = true;
-		rtk_write_flush(w, f, &op);
-	}
-	if (f->pending) { /* never flushed: leave nothing behind */
-		pending_remove(w, f->pending);
-		free(f->pending);
+	if (f->pending) { /* never completed: leave nothing behind */
+		rtk_ino_ids(f->dir, &ids);
+		if (f->buf.len && rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
+			record_error(w, "POST", key, NULL, -EINVAL,
+				     "the JSON document was never completed");
+		pending_drop(w, f);
 	}
 	file_free(f);
 }
+
+/* ---- rmdir ---- */
 
 int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
 		    const struct rtk_op *op)
 {
 	char path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX];
+	struct wreq rq = {.method = "DELETE", .path = path, .key = key, .id = name};
+	struct rtk_ino_node *dir;
 	const struct rtk_obj *o;
 	struct rtk_held *h;
 	struct rtk_ids ids;
@@ -532,8 +850,13 @@ int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char
 	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
 	if (err)
 		return err;
-	err = send_write(w, "DELETE", path, key, NULL, name, op, NULL);
-	rtk_ino_inval_object(&w->cfg.hooks, rtk_ino_find(w->cfg.ino, parent, name));
+	dir = rtk_ino_find(w->cfg.ino, parent, name);
+	if (dir)
+		pthread_mutex_lock(&stripe_of(w, dir)->lock);
+	err = send_write(w, &rq, op);
+	if (dir)
+		pthread_mutex_unlock(&stripe_of(w, dir)->lock);
+	rtk_ino_inval_object(&w->cfg.hooks, dir);
 	if (w->cfg.hooks.inval_inode)
 		w->cfg.hooks.inval_inode(w->cfg.hooks.ctx, parent->ino);
 	if (!err)

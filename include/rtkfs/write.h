@@ -1,12 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * write: changing webhooks through files (DESIGN §6). A value written to a field file or to
- * webhook.json is buffered and sent when the file is flushed (one PATCH, or one PUT for
- * webhook.json); a JSON document written to a new file in a webhooks directory is POSTed
- * when flushed and the file disappears; rmdir of a webhook directory sends DELETE. The
- * server's answer is folded into the cached listing, so readers see it at once.
+ * write: changing webhooks through files (DESIGN §6). Each write() takes effect when it is
+ * made, the way a sysfs attribute does, and returns the result:
  *
- * Thread-safe; a struct rtk_write_file is used by one open file description at a time.
+ * - a field file (name, url, enabled, events) or webhook.json: a write at offset 0 starts a
+ *   new value; a write at the length of this file's value so far (the value of its last
+ *   write, or the server's bytes for O_APPEND) extends it; any other offset is -EINVAL. The
+ *   whole value is then validated and, when valid and different from the server's, sent as
+ *   one PATCH (one PUT for webhook.json). A webhook.json that is an incomplete JSON document
+ *   (it could still become valid) is held and sent by the write that completes it.
+ * - a JSON document written to a new file in a webhooks directory is POSTed by the write that
+ *   completes it; the file then disappears.
+ * - rmdir of a webhook directory sends DELETE.
+ *
+ * Per-field size caps (RTK_WRITE_CAP_*): a write that takes a value past its cap is -EFBIG
+ * and sends nothing. Every failure is recorded as the last write error of the control files.
+ * The server's answer is checked (same id: else -EPROTO and the listing is refetched) and
+ * folded into the cached listing; the kernel is told to drop what it holds of the webhook.
+ *
+ * Thread-safe. Writes of one webhook are serialized (a striped lock table keyed by the
+ * webhook directory), so answers are applied in the order the server made them.
  */
 #ifndef RTKFS_WRITE_H
 #define RTKFS_WRITE_H
@@ -26,7 +39,12 @@ struct rtk_coll;
 struct rtk_ctl;
 struct rtk_health;
 
-#define RTK_WRITE_MAX (64u << 10) /* bytes one written value may have */
+/* Bytes a written value may have, by file (write policy, SEMANTICS.md). */
+#define RTK_WRITE_CAP_ENABLED 16u
+#define RTK_WRITE_CAP_EVENTS 1024u
+#define RTK_WRITE_CAP_NAME 1024u
+#define RTK_WRITE_CAP_URL 2048u
+#define RTK_WRITE_MAX (64u << 10) /* webhook.json and new files */
 
 struct rtk_write_config {
 	struct rtk_api *api;       /* all borrowed */
@@ -37,23 +55,26 @@ struct rtk_write_config {
 	struct rtk_ino_hooks hooks;
 	const struct rtk_attr_ctx *attr;
 	size_t max_body;     /* response bytes accepted (0: 16 MiB) */
-	uint64_t timeout_ns; /* deadline of a write sent at release */
 };
 
 struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg); /* NULL on ENOMEM */
 void rtk_write_free(struct rtk_write *w);                            /* NULL is a no-op */
 
+/* The cap of field index (RTK_WRITE_CAP_*), 0 for a file that cannot be written. */
+size_t rtk_write_cap(unsigned index);
+
 /*
- * Open field index of webhook directory dir for writing. O_TRUNC starts from an empty
- * value, otherwise from the current bytes (so O_APPEND adds to them). -EACCES for a field
- * that is not writable.
+ * Bytes written at off to field index of webhook directory dir (see above). Returns len, or
+ * -EACCES (not writable), -EFBIG (past the cap), -EINVAL (bad offset, refused locally or
+ * by a 400), -EACCES, -ENOENT, -EIO, -ETIMEDOUT, -EAGAIN, -EPROTO (the errno table).
  */
-int rtk_write_open(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index, int flags,
-		   const struct rtk_op *op, struct rtk_write_file **out);
+int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index,
+		    const char *buf, size_t len, uint64_t off, const struct rtk_op *op);
 
 /*
  * Create name in webhooks directory parent: a pending file whose bytes become a new webhook
- * when flushed. -EEXIST for a listed id or a pending name. Fills its attributes.
+ * when they form a complete JSON document. -EEXIST for a listed id or a pending name. Fills
+ * its attributes.
  */
 int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
 		     const struct rtk_op *op, struct rtk_attr *attr, struct rtk_write_file **out);
@@ -62,20 +83,21 @@ int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const cha
 int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_ino_node *parent,
 			   const char *name, struct rtk_attr *out);
 
-/* Bytes written at off (at most RTK_WRITE_MAX in all: -EFBIG). Returns len or -errno. */
-int rtk_write_put(struct rtk_write_file *f, const char *buf, size_t len, uint64_t off);
+/*
+ * Bytes written at off to a created file: held while the document is incomplete, POSTed by
+ * the write that completes it. Returns len or -errno as rtk_write_field (-EFBIG past
+ * RTK_WRITE_MAX; -EINVAL for anything but white space after the document was sent).
+ */
+int rtk_write_file_put(struct rtk_write *w, struct rtk_write_file *f, const char *buf,
+		       size_t len, uint64_t off, const struct rtk_op *op);
 
-/* Cut or extend the buffered value (ftruncate). */
-int rtk_write_truncate(struct rtk_write_file *f, uint64_t size);
+/* Cut a created file back to empty (ftruncate to 0); -EPERM for other sizes or once sent. */
+int rtk_write_file_truncate(struct rtk_write_file *f, uint64_t size);
 
 /*
- * Send what was written (close(2) returns this): 0 when accepted or nothing changed;
- * -EINVAL (rejected locally or by a 400), -EACCES, -ENOENT, -EIO, -ETIMEDOUT... A second
- * flush sends nothing more.
+ * Forget a created file (after its last close). A document never completed is recorded as
+ * the last write error; nothing is sent. NULL is a no-op.
  */
-int rtk_write_flush(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op);
-
-/* Forget the file (after the last close), sending what was never flushed. NULL: no-op. */
 void rtk_write_release(struct rtk_write *w, struct rtk_write_file *f);
 
 /* rmdir: delete webhook name of webhooks directory parent (DELETE). */
