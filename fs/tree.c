@@ -93,6 +93,27 @@ static int node_attr(struct rtk_tree *t, struct rtk_ino_node *n, const struct rt
 	}
 }
 
+/* Attributes of field index of object o in dir, as a writer may have changed them. */
+static void field_attr(struct rtk_tree *t, const struct rtk_ino_node *dir, unsigned index,
+		       const struct rtk_obj *o, struct rtk_attr *out)
+{
+	uint64_t ino = rtk_ino_file(dir, index);
+
+	enum rtk_write_show show = RTK_WRITE_SHOW_CACHED;
+	size_t len = 0;
+
+	rtk_attr_field(&t->attr, ino, o, (enum rtk_field)index, out);
+	if (dir->kind == RTK_N_WEBHOOK)
+		show = rtk_write_shown(t->write, ino, NULL, &len);
+	if (show == RTK_WRITE_SHOW_CACHED)
+		return;
+	/* Sized as the kernel holds it; an mtime of its own so that the server's value,
+	 * whatever its length, replaces it in the page cache. */
+	out->st.st_size = show == RTK_WRITE_SHOW_EMPTY ? 0 : (off_t)len;
+	out->st.st_mtim.tv_nsec = out->st.st_mtim.tv_nsec ? out->st.st_mtim.tv_nsec - 1 : 1;
+	out->volatile_attr = true;
+}
+
 /* Attributes of file index of dir (a field, or a control file under .rtkfs). */
 static int file_attr(struct rtk_tree *t, struct rtk_ino_node *dir, unsigned index,
 		     const struct rtk_op *op, struct rtk_attr *out)
@@ -119,7 +140,7 @@ static int file_attr(struct rtk_tree *t, struct rtk_ino_node *dir, unsigned inde
 	if (rtk_obj_is_bare(o))
 		err = -ENOENT;
 	else
-		rtk_attr_field(&t->attr, rtk_ino_file(dir, index), o, (enum rtk_field)index, out);
+		field_attr(t, dir, index, o, out);
 	rtk_held_unref(h);
 	return err;
 }
@@ -326,7 +347,7 @@ static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const stru
 
 		if (!fname)
 			continue;
-		rtk_attr_field(&t->attr, rtk_ino_file(n, i), owner, (enum rtk_field)i, &a);
+		field_attr(t, n, i, owner, &a);
 		if (!offer(e, fname, &a))
 			goto out_unref;
 	}
@@ -407,6 +428,15 @@ int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 	err = file_dir(t, ino, &dir, &index);
 	if (err)
 		return err;
+	if (dir->kind == RTK_N_WEBHOOK &&
+	    rtk_write_shown(t->write, ino, &out->owned, &len) != RTK_WRITE_SHOW_CACHED &&
+	    out->owned) {
+		if (off < len) { /* what the kernel holds of it */
+			out->p = out->owned + off;
+			out->n = len - off < size ? len - off : size;
+		}
+		return 0;
+	}
 	if (dir->kind == RTK_N_CTL_DIR) {
 		err = rtk_ctl_read(t->ctl, (enum rtk_ctl_file)index, off, size, &out->owned,
 				   &out->n);
@@ -460,7 +490,7 @@ int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len
 	return rtk_write_field(t->write, dir, index, buf, len, off, op);
 }
 
-int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size, bool by_fd)
+int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size)
 {
 	struct rtk_ino_node *dir;
 	unsigned index;
@@ -470,9 +500,9 @@ int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size, bool by_f
 		return 0; /* "> .rtkfs/ctl" */
 	if (t->cfg.ro)
 		return -EROFS;
-	if (dir && dir->kind == RTK_N_WEBHOOK && rtk_write_cap(index) && by_fd && size == 0)
-		return 0;
-	return -EPERM;
+	if (!dir || size != 0)
+		return -EPERM;
+	return rtk_write_empty(t->write, dir, index);
 }
 
 struct rtk_tree_file {

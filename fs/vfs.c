@@ -26,6 +26,12 @@
 #include "rtkfs/workq.h"
 
 #define NOTIFY_QUEUE_MAX 65536
+/* What a SETATTR that only truncates may carry (open with O_TRUNC sets the times too). */
+#define SETATTR_TRUNC                                                                         \
+	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |                    \
+	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME |                    \
+	 FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID | FUSE_SET_ATTR_KILL_PRIV |            \
+	 FUSE_SET_ATTR_FILE | FUSE_SET_ATTR_OPEN | FUSE_SET_ATTR_TIMES_SET)
 
 struct notice {
 	struct rtk_workq_item item; /* first: a notice is its item */
@@ -133,11 +139,11 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	/*
-	 * O_TRUNC is then handled by open, which we do not serve (no-open): the kernel empties
-	 * its view and sends no SETATTR, so "> file" costs nothing until something is written.
+	 * No atomic_o_trunc: with no-open it would empty the kernel's view without telling us,
+	 * and readers could then get the old size from us around the writer's new bytes. Without
+	 * it, O_TRUNC arrives as SETATTR(size 0) and the file reads empty until written.
 	 */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -202,9 +208,8 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/*
 	 * No file needs an open: ENOSYS makes the kernel stop sending it (and release), keep
-	 * page cache across opens, and send writes without a handle. O_TRUNC (atomic_o_trunc)
-	 * then never reaches us: the kernel empties its own view, and the next write sets the
-	 * value.
+	 * page cache across opens, and send writes without a handle. O_TRUNC arrives as a
+	 * SETATTR of the size (see vfs_init).
 	 */
 	fuse_reply_err(req, ENOSYS);
 }
@@ -370,8 +375,8 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	struct rtk_attr a;
 	int err;
 
-	/* Only the size changes: to 0, of the control file or through a descriptor. */
-	if (to_set != FUSE_SET_ATTR_SIZE || attr->st_size < 0) {
+	/* Only the size changes (open with O_TRUNC also sets the times: ignored). */
+	if (!(to_set & FUSE_SET_ATTR_SIZE) || (to_set & ~SETATTR_TRUNC) || attr->st_size < 0) {
 		fuse_reply_err(req, v->cfg.ro ? EROFS : EPERM);
 		return;
 	}
@@ -379,7 +384,9 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	if (!err && f)
 		err = rtk_tree_file_truncate(f, (uint64_t)attr->st_size);
 	else if (!err)
-		err = rtk_tree_truncate(v->tree, ino, (uint64_t)attr->st_size, fi != NULL);
+		err = rtk_tree_truncate(v->tree, ino, (uint64_t)attr->st_size);
+	if (!err && !f) /* the attributes as readers now see them */
+		err = rtk_tree_getattr(v->tree, ino, &op, &a);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;

@@ -7,6 +7,7 @@
  * directories) are kept in a list under their own mutex until sent or released.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "rtkfs/api.h"
 #include "rtkfs/buf.h"
+#include "rtkfs/clock.h"
 #include "rtkfs/collection.h"
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
@@ -26,6 +28,9 @@
 #define STRIPES 64
 #define STATES_PER_STRIPE 8
 #define JSON_DEPTH_MAX 64
+#define VIEWS_MAX 64
+#define EMPTIED_NS (1 * RTK_NS_PER_SEC) /* an emptied file with nothing written shows empty */
+#define WRITTEN_NS (100 * RTK_NS_PER_MS) /* the writer's spelling, then the server's */
 
 /* What one field file has been written so far: writes at its end extend it. */
 struct wstate {
@@ -57,12 +62,28 @@ struct rtk_write_file {
 	bool sent;                /* the document went out (whatever the answer) */
 };
 
+/*
+ * What readers of a field file see, for a moment, instead of the cached value: empty (a
+ * writer emptied it and has not written yet), or the bytes just written (the kernel holds
+ * them in its page cache with their size; the server's spelling may differ in length).
+ */
+struct view {
+	uint64_t ino; /* 0: free */
+	uint64_t until_ns;
+	enum rtk_write_show show;
+	char *bytes; /* SHOW_WRITTEN */
+	size_t len;
+};
+
 struct rtk_write {
 	struct rtk_write_config cfg;
 	pthread_mutex_t lock; /* the pending list */
 	struct pending *pending;
 	uint64_t next_pending;
 	struct stripe stripes[STRIPES];
+	pthread_mutex_t views_lock;
+	atomic_uint nviews; /* views in use: 0 lets readers skip the lock */
+	struct view views[VIEWS_MAX];
 };
 
 struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
@@ -73,6 +94,7 @@ struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 	if (!w)
 		return NULL;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->views_lock, NULL);
 	for (i = 0; i < STRIPES; i++) {
 		pthread_mutex_init(&w->stripes[i].lock, NULL);
 		for (j = 0; j < STATES_PER_STRIPE; j++)
@@ -93,6 +115,9 @@ void rtk_write_free(struct rtk_write *w)
 			rtk_buf_release(&w->stripes[i].st[j].val);
 		pthread_mutex_destroy(&w->stripes[i].lock);
 	}
+	for (i = 0; i < VIEWS_MAX; i++)
+		free(w->views[i].bytes);
+	pthread_mutex_destroy(&w->views_lock);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -466,6 +491,105 @@ static int webhook_paths(const struct rtk_ids *ids, char *path, size_t pathsz, c
 	return 0;
 }
 
+/* ---- what readers see while a writer writes ---- */
+
+/*
+ * The kernel empties its view of a file opened with O_TRUNC, then writes into its page
+ * cache and sets the size to what was written. Were readers meanwhile to get another size
+ * from us, the kernel would show the writer's bytes within it (a mix, a stale tail, NULs).
+ * So from the truncation to the write the file has size 0 for every reader; after a write,
+ * for WRITTEN_NS, it is what was written (its size, and its bytes to a READ); then the
+ * server's spelling, which the kernel fetches as these attributes are never cached.
+ */
+static void view_set(struct rtk_write *w, uint64_t ino, enum rtk_write_show show,
+		     const char *bytes, size_t len, uint64_t until_ns)
+{
+	struct view *slot = NULL, *oldest = &w->views[0];
+	char *copy = NULL;
+	size_t i;
+
+	if (show == RTK_WRITE_SHOW_WRITTEN && !(copy = malloc(len ? len : 1)))
+		show = RTK_WRITE_SHOW_CACHED; /* ENOMEM: the server's value at once */
+	else if (copy)
+		memcpy(copy, bytes, len);
+	pthread_mutex_lock(&w->views_lock);
+	for (i = 0; i < VIEWS_MAX && !slot; i++)
+		if (w->views[i].ino == ino)
+			slot = &w->views[i];
+	for (i = 0; i < VIEWS_MAX && !slot && show != RTK_WRITE_SHOW_CACHED; i++)
+		if (!w->views[i].ino)
+			slot = &w->views[i];
+	for (i = 0; i < VIEWS_MAX && !slot && show != RTK_WRITE_SHOW_CACHED; i++)
+		if (w->views[i].until_ns < oldest->until_ns)
+			oldest = &w->views[i];
+	if (!slot && show != RTK_WRITE_SHOW_CACHED)
+		slot = oldest; /* full: the one nearest its end goes */
+	if (slot && show == RTK_WRITE_SHOW_EMPTY && slot->ino == ino && slot->bytes &&
+	    rtk_clock_mono_ns() < slot->until_ns) {
+		/* Readers the kernel still gave the written size to may READ: keep its bytes. */
+		copy = slot->bytes;
+		len = slot->len;
+		slot->bytes = NULL;
+	}
+	if (slot) {
+		if (!slot->ino && show != RTK_WRITE_SHOW_CACHED)
+			atomic_fetch_add(&w->nviews, 1);
+		else if (slot->ino && show == RTK_WRITE_SHOW_CACHED)
+			atomic_fetch_sub(&w->nviews, 1);
+		free(slot->bytes);
+		slot->ino = show == RTK_WRITE_SHOW_CACHED ? 0 : ino;
+		slot->show = show;
+		slot->bytes = copy;
+		slot->len = len;
+		slot->until_ns = until_ns;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&w->views_lock);
+	free(copy);
+}
+
+enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **bytes,
+				    size_t *len)
+{
+	enum rtk_write_show show = RTK_WRITE_SHOW_CACHED;
+	struct view *v = NULL;
+	size_t i;
+
+	if (!atomic_load(&w->nviews))
+		return show;
+	pthread_mutex_lock(&w->views_lock);
+	for (i = 0; i < VIEWS_MAX && !v; i++)
+		if (w->views[i].ino == ino)
+			v = &w->views[i];
+	if (v && rtk_clock_mono_ns() >= v->until_ns) {
+		free(v->bytes);
+		v->bytes = NULL;
+		v->ino = 0;
+		atomic_fetch_sub(&w->nviews, 1);
+	} else if (v) {
+		show = v->show;
+		*len = v->bytes ? v->len : 0;
+		if (bytes && v->bytes) {
+			*bytes = malloc(v->len ? v->len : 1);
+			if (*bytes)
+				memcpy(*bytes, v->bytes, v->len);
+			else
+				show = RTK_WRITE_SHOW_CACHED;
+		}
+	}
+	pthread_mutex_unlock(&w->views_lock);
+	return show;
+}
+
+int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index)
+{
+	if (dir->kind != RTK_N_WEBHOOK || !rtk_write_cap(index))
+		return -EPERM;
+	view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_EMPTY, NULL, 0,
+		 rtk_clock_mono_ns() + EMPTIED_NS);
+	return 0;
+}
+
 /* ---- field files ---- */
 
 /* The value a write at off makes: a new one at 0, else the continuation of prev or cur. */
@@ -555,6 +679,31 @@ static int send_value(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk_fi
 	return err;
 }
 
+/* After a write of val: readers see val while the kernel may hold it, if the server's differs. */
+static void show_written(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk_field f,
+			 const struct rtk_buf *val, const struct rtk_op *op)
+{
+	uint64_t ino = rtk_ino_file(dir, f);
+	const struct rtk_obj *o;
+	const char *now = NULL;
+	struct rtk_held *h;
+	struct rtk_ids ids;
+	size_t now_len = 0;
+	bool same;
+
+	rtk_ino_ids(dir, &ids);
+	if (rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &o) == 0)
+		now = rtk_obj_field(o, f, &now_len);
+	same = now && now_len == val->len && memcmp(now, val->data ? val->data : "", now_len) == 0;
+	if (same)
+		view_set(w, ino, RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
+	else
+		view_set(w, ino, RTK_WRITE_SHOW_WRITTEN, val->data ? val->data : "", val->len,
+			 rtk_clock_mono_ns() + WRITTEN_NS);
+	if (now)
+		rtk_held_unref(h);
+}
+
 /* The stripe of dir is locked: make the value, send it, remember it. */
 static int field_write_locked(struct rtk_write *w, struct stripe *s, struct rtk_ino_node *dir,
 			      enum rtk_field f, const char *buf, size_t len, uint64_t off,
@@ -593,6 +742,7 @@ static int field_write_locked(struct rtk_write *w, struct stripe *s, struct rtk_
 	}
 	rtk_held_unref(h);
 	if (!err) {
+		show_written(w, dir, f, &val, op);
 		st = state_of(s, ino, true);
 		rtk_buf_reset(&st->val);
 		err = rtk_buf_append(&st->val, val.data, val.len);
@@ -613,6 +763,8 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 	s = stripe_of(w, dir);
 	pthread_mutex_lock(&s->lock);
 	err = field_write_locked(w, s, dir, (enum rtk_field)index, buf, len, off, op);
+	if (err < 0) /* refused: readers see the server's value again, before write() returns */
+		view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
 	pthread_mutex_unlock(&s->lock);
 	/*
 	 * The kernel holds the writer's bytes (write-through) and sizes made from them: drop

@@ -87,11 +87,11 @@ int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len
 		   const struct rtk_op *op);
 
 /*
- * A size change of file ino (truncate, ftruncate when by_fd): .rtkfs/ctl to 0 and a writable
- * field to 0 through a descriptor are accepted and change nothing (as ": > events", which
- * the kernel never reports); everything else is -EPERM (-EROFS on a read-only tree).
+ * A size change of file ino (truncate, ftruncate, open with O_TRUNC): .rtkfs/ctl to 0 is
+ * accepted; a writable field to 0 sends nothing and shows it empty until it is written
+ * (rtk_write_empty); everything else is -EPERM (-EROFS on a read-only tree).
  */
-int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size, bool by_fd);
+int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size);
 
 /* A file being created (the only files the kernel opens through us). */
 struct rtk_tree_file;

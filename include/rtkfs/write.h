@@ -72,6 +72,26 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 		    const char *buf, size_t len, uint64_t off, const struct rtk_op *op);
 
 /*
+ * A writer emptied field index of dir (open with O_TRUNC, truncate to 0): nothing is sent,
+ * but until the next write to it (or for at most a second) readers see it empty, as the
+ * kernel shows it to the writer (rtk_write_shown). -EPERM for a file that cannot be written.
+ */
+int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index);
+
+/*
+ * What readers of field file ino see for now: the cached value (SHOW_CACHED), an empty file
+ * (SHOW_EMPTY: emptied by a writer that has not written yet), or the bytes just written
+ * (SHOW_WRITTEN, for a moment after a write whose server spelling differs: the kernel holds
+ * them and their size). *len is the length of the bytes a READ gets (the written ones, also
+ * while SHOW_EMPTY follows a write the kernel may still show) and, if bytes is not NULL,
+ * *bytes a copy the caller frees (NULL: read the cached value). The size readers see is 0
+ * for SHOW_EMPTY, *len for SHOW_WRITTEN. Not cacheable by the kernel while not SHOW_CACHED.
+ */
+enum rtk_write_show { RTK_WRITE_SHOW_CACHED, RTK_WRITE_SHOW_EMPTY, RTK_WRITE_SHOW_WRITTEN };
+enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **bytes,
+				    size_t *len);
+
+/*
  * Create name in webhooks directory parent: a pending file whose bytes become a new webhook
  * when they form a complete JSON document. -EEXIST for a listed id or a pending name. Fills
  * its attributes.
