@@ -632,7 +632,7 @@ static int make_parts(struct rtk_tree *t)
 		struct rtk_write_config wc = {
 			.api = t->cfg.api, .coll = t->coll, .ino = t->ino, .ctl = t->ctl,
 			.health = t->health, .hooks = t->cfg.hooks, .attr = &t->attr,
-			.max_body = t->cfg.max_body,
+			.max_body = t->cfg.max_body, .clock = t->cfg.clock,
 		};
 
 		t->write = rtk_write_new(&wc);

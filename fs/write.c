@@ -525,7 +525,7 @@ static void view_set(struct rtk_write *w, uint64_t ino, enum rtk_write_show show
 	if (!slot && show != RTK_WRITE_SHOW_CACHED)
 		slot = oldest; /* full: the one nearest its end goes */
 	if (slot && show == RTK_WRITE_SHOW_EMPTY && slot->ino == ino && slot->bytes &&
-	    rtk_clock_mono_ns() < slot->until_ns) {
+	    rtk_clock_now(&w->cfg.clock) < slot->until_ns) {
 		/* Readers the kernel still gave the written size to may READ: keep its bytes. */
 		copy = slot->bytes;
 		len = slot->len;
@@ -561,7 +561,7 @@ enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **by
 	for (i = 0; i < VIEWS_MAX && !v; i++)
 		if (w->views[i].ino == ino)
 			v = &w->views[i];
-	if (v && rtk_clock_mono_ns() >= v->until_ns) {
+	if (v && rtk_clock_now(&w->cfg.clock) >= v->until_ns) {
 		free(v->bytes);
 		v->bytes = NULL;
 		v->ino = 0;
@@ -586,7 +586,7 @@ int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 	if (dir->kind != RTK_N_WEBHOOK || !rtk_write_cap(index))
 		return -EPERM;
 	view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_EMPTY, NULL, 0,
-		 rtk_clock_mono_ns() + EMPTIED_NS);
+		 rtk_clock_now(&w->cfg.clock) + EMPTIED_NS);
 	return 0;
 }
 
@@ -699,7 +699,7 @@ static void show_written(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk
 		view_set(w, ino, RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
 	else
 		view_set(w, ino, RTK_WRITE_SHOW_WRITTEN, val->data ? val->data : "", val->len,
-			 rtk_clock_mono_ns() + WRITTEN_NS);
+			 rtk_clock_now(&w->cfg.clock) + WRITTEN_NS);
 	if (now)
 		rtk_held_unref(h);
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "rtkfs/attr.h"
+#include "rtkfs/clock.h"
 #include "rtkfs/ino.h"
 #include "rtkfs/op.h"
 
@@ -38,6 +39,7 @@ struct rtk_tree_config {
 	unsigned prefetch;           /* read-ahead threads (0: no read-ahead) */
 	uint64_t timeout_ns;         /* deadline of background fetches */
 	struct rtk_ino_hooks hooks;  /* may be all NULL */
+	struct rtk_clock clock;      /* how long writes show their own bytes (zeroed: real) */
 };
 
 /* NULL with a reason logged on bad configuration or ENOMEM. */

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "rtkfs/attr.h"
+#include "rtkfs/clock.h"
 #include "rtkfs/ino.h"
 #include "rtkfs/op.h"
 
@@ -55,6 +56,7 @@ struct rtk_write_config {
 	struct rtk_ino_hooks hooks;
 	const struct rtk_attr_ctx *attr;
 	size_t max_body;     /* response bytes accepted (0: 16 MiB) */
+	struct rtk_clock clock; /* for the views of rtk_write_shown (zeroed: the real one) */
 };
 
 struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg); /* NULL on ENOMEM */

@@ -118,6 +118,7 @@ static bool setup(struct fixture *fx, bool ro)
 		.ro = ro,
 		.timeout_ns = 5 * RTK_NS_PER_SEC,
 		.hooks = {.inval_inode = inval_inode, .inval_entry = inval_entry},
+		.clock = {.now_ns = fake_clock},
 	};
 
 	memset(fx, 0, sizeof(*fx));
@@ -505,6 +506,7 @@ static void test_write_validation(void)
 	static const char patched[] = "{\"success\": true, \"data\": " HOOK(W1, "recorder",
 									    "false") "}";
 	struct fixture fx;
+	struct rtk_attr a;
 	char buf[8192];
 
 	if (!setup(&fx, false))
@@ -532,6 +534,15 @@ static void test_write_validation(void)
 		     0);
 	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 1);
 	CHECK_EQ_STR(fake_api_last_body("PATCH"), "{\"enabled\":false}");
+	/* For a moment readers get what the kernel holds (the writer's spelling, uncached)... */
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/enabled", &a), 0);
+	CHECK(a.volatile_attr && a.st.st_size == 2);
+	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "0\n");
+	/* ... then the server's. */
+	fake_now += RTK_NS_PER_SEC;
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/enabled", &a), 0);
+	CHECK(!a.volatile_attr && a.st.st_size == 6);
 	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "false\n");
 	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 1); /* no follow-up GET */
@@ -635,6 +646,7 @@ static void test_write_offsets_and_caps(void)
 				  "[\"meeting.started\", \"meeting.ended\"], \"enabled\": true}}";
 	static char big[RTK_WRITE_CAP_NAME + 2];
 	struct fixture fx;
+	struct rtk_attr a;
 	char buf[8192];
 
 	if (!setup(&fx, false))
@@ -662,6 +674,18 @@ static void test_write_offsets_and_caps(void)
 	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
 	cat(&fx, ".rtkfs/status", buf, sizeof(buf));
 	CHECK(strstr(buf, "passes 16 bytes") != NULL);
+	/* Emptied (O_TRUNC) and not written: size 0 for readers, nothing sent; then as before. */
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/events", &a), 0);
+	CHECK_EQ_INT(rtk_tree_truncate(fx.tree, a.st.st_ino, 0), 0);
+	CHECK_EQ_INT(rtk_tree_truncate(fx.tree, a.st.st_ino, 3), -EPERM);
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/events", &a), 0);
+	CHECK(a.volatile_attr && a.st.st_size == 0);
+	fake_now += 2 * RTK_NS_PER_SEC;
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/events", &a), 0);
+	CHECK(!a.volatile_attr && a.st.st_size == 30);
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/id", &a), 0);
+	CHECK_EQ_INT(rtk_tree_truncate(fx.tree, a.st.st_ino, 0), -EPERM);
+	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
 	/* A NUL in a value: EINVAL. */
 	CHECK_EQ_INT(write_at(&fx, W1_DIR "/name", "a\0b\n", 4, 0), -EINVAL);
 	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
@@ -691,6 +715,7 @@ static void test_write_json_in_chunks(void)
 	cat(&fx, W1_DIR "/name", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "renamed\n");
 	/* The server's own webhook.json written back: nothing to send. */
+	fake_now += RTK_NS_PER_SEC;
 	cat(&fx, W1_DIR "/webhook.json", buf, sizeof(buf));
 	CHECK_EQ_INT(write_file(&fx, W1_DIR "/webhook.json", buf), 0);
 	CHECK_EQ_INT(fake_api_count("PUT", W1_PATH), 1);
