@@ -583,8 +583,10 @@ enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **by
 
 int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index)
 {
-	if (dir->kind != RTK_N_WEBHOOK || !rtk_write_cap(index))
+	if (dir->kind == RTK_N_CTL_DIR || index >= RTK_F__N)
 		return -EPERM;
+	if (dir->kind != RTK_N_WEBHOOK || !rtk_write_cap(index))
+		return -EACCES; /* read-only, as its mode says */
 	view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_EMPTY, NULL, 0,
 		 rtk_clock_now(&w->cfg.clock) + EMPTIED_NS);
 	return 0;
@@ -897,7 +899,7 @@ static int put_locked(struct rtk_write *w, struct rtk_write_file *f, const char 
 	size_t i;
 	int err;
 
-	if (f->sent || !f->pending) { /* the document went out: white space only */
+	if (f->sent || !f->pending) { /* the document went out (or was refused): white space */
 		for (i = 0; i < len && is_ws(buf[i]); i++)
 			;
 		return i == len ? 0 : 1;
@@ -911,16 +913,13 @@ static int put_locked(struct rtk_write *w, struct rtk_write_file *f, const char 
 	case JDOC_INCOMPLETE:
 		return 0;
 	case JDOC_INVALID:
-		f->buf.len -= len;
+		pending_drop(w, f); /* nothing is left behind */
 		return 1;
 	default:
 		break;
 	}
 	err = post_new(w, f, op);
-	if (err && !f->sent)
-		f->buf.len -= len; /* refused locally: the writer may write something else */
-	else
-		pending_drop(w, f); /* it became a webhook, or nothing: either way, gone */
+	pending_drop(w, f); /* it became a webhook, or nothing: either way, gone */
 	return err;
 }
 

@@ -76,7 +76,8 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 /*
  * A writer emptied field index of dir (open with O_TRUNC, truncate to 0): nothing is sent,
  * but until the next write to it (or for at most a second) readers see it empty, as the
- * kernel shows it to the writer (rtk_write_shown). -EPERM for a file that cannot be written.
+ * kernel shows it to the writer (rtk_write_shown). -EACCES for a field that cannot be
+ * written, -EPERM for other files.
  */
 int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index);
 
