@@ -966,6 +966,12 @@ print(0)
 """
 
 
+def writer_text(field, value):
+    """What a writer writes: events space-separated ("\n", not "", clears them: an empty
+    write is no write), other fields as cat shows them."""
+    return " ".join(value) + "\n" if field == "events" else render(value)
+
+
 def test_concurrent_writers_and_readers(make_api, mount):
     fixture = genfixture.generate(accounts=1, apps=1, webhooks=40, seed=4)
     api = make_api(fixture)
@@ -994,7 +1000,7 @@ def test_concurrent_writers_and_readers(make_api, mount):
                      if e not in hooks[w]["events"]] or []
         assert value != hooks[w][field]
         plan[w] = (field, value)
-        held[w][field] |= {render(value), ""}
+        held[w][field] |= {render(value), writer_text(field, value), ""}
 
     stop = threading.Event()
     problems, reads = [], {}
@@ -1005,11 +1011,16 @@ def test_concurrent_writers_and_readers(make_api, mount):
     def reader(field):
         files = [str(m / f"{hdir(w, a, p)}/{field}") for w in ids]
         while not stop.is_set():
-            # Lines do not map to files (events, empty files): one cat per file.
-            for w, f in zip(ids, files):
-                out = run(["cat", f])
-                if out.returncode or out.stdout not in held[w][field]:
-                    problems.append((w, field, out.returncode, out.stdout, out.stderr))
+            # Lines do not map to files (events, empty files): a separator after each.
+            out = run(["sh", "-c", 'for f; do cat "$f" || exit 1; printf "\\036"; done',
+                       "sh"] + files)
+            texts = out.stdout.split("\036")[:-1]
+            if out.returncode or len(texts) != len(ids):
+                problems.append(("cat", field, out.returncode, out.stdout, out.stderr))
+                continue
+            for w, text in zip(ids, texts):
+                if text not in held[w][field]:
+                    problems.append((w, field, text))
             note(field)
 
     def json_reader():
@@ -1038,8 +1049,7 @@ def test_concurrent_writers_and_readers(make_api, mount):
     at = time.monotonic() + 1.0           # every writer writes at this moment
     procs = {}
     for w, (field, value) in plan.items():
-        # events space-separated; "\n" (not "") clears them: an empty write is no write
-        text = " ".join(value) + "\n" if field == "events" else render(value)
+        text = writer_text(field, value)
         procs[w] = subprocess.Popen(
             ["/usr/bin/python3", "-c", WRITER, str(m / f"{hdir(w, a, p)}/{field}"), text,
              repr(at)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1048,6 +1058,8 @@ def test_concurrent_writers_and_readers(make_api, mount):
         out, err = proc.communicate(timeout=30)
         results[w] = out.strip() or err
     time.sleep(1.5)                       # past the TTL: readers see refreshes too
+    wait_for(lambda: all(reads.get(k, 0) >= 3 for k in READ_WRITE + ("webhook.json",)),
+             timeout=20)
     stop.set()
     for t in readers:
         t.join(30)
