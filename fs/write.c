@@ -691,8 +691,13 @@ static void show_written(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk
 	struct rtk_held *h;
 	struct rtk_ids ids;
 	size_t now_len = 0;
+	unsigned i;
 	bool same;
 
+	/* The other files of the webhook changed too: they show the server's bytes now. */
+	for (i = 0; i < RTK_F__N; i++)
+		if (i != f)
+			view_set(w, rtk_ino_file(dir, i), RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
 	rtk_ino_ids(dir, &ids);
 	if (rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &o) == 0)
 		now = rtk_obj_field(o, f, &now_len);
