@@ -19,6 +19,7 @@
 #include "rtkfs/collection.h"
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
+#include "rtkfs/jsondoc.h"
 #include "rtkfs/log.h"
 #include "rtkfs/model.h"
 #include "rtkfs/write.h"
@@ -27,7 +28,6 @@
 #define PENDING_NAME_MAX 255
 #define STRIPES 64
 #define STATES_PER_STRIPE 8
-#define JSON_DEPTH_MAX 64
 #define VIEWS_MAX 64
 #define EMPTIED_NS (1 * RTK_NS_PER_SEC) /* an emptied file with nothing written shows empty */
 #define WRITTEN_NS (100 * RTK_NS_PER_MS) /* the writer's spelling, then the server's */
@@ -171,151 +171,6 @@ static struct wstate *state_of(struct stripe *s, uint64_t ino, bool create)
 	old->used = ++s->tick;
 	rtk_buf_reset(&old->val);
 	return old;
-}
-
-/* ---- incomplete JSON documents ---- */
-
-enum jdoc { JDOC_COMPLETE, JDOC_INCOMPLETE, JDOC_INVALID };
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* A string from v[*i] (the opening quote); *i is left after it. */
-static enum jdoc scan_string(const char *v, size_t len, size_t *i)
-{
-	size_t k, j = *i + 1;
-	unsigned u;
-
-	while (j < len) {
-		unsigned char c = (unsigned char)v[j];
-
-		if (c == '"') {
-			*i = j + 1;
-			return JDOC_COMPLETE;
-		}
-		if (c < 0x20)
-			return JDOC_INVALID; /* raw control bytes, NUL among them */
-		if (c != '\\') {
-			j++;
-			continue;
-		}
-		if (j + 1 >= len)
-			return JDOC_INCOMPLETE;
-		if (!strchr("\"\\/bfnrtu", v[j + 1]) || !v[j + 1])
-			return JDOC_INVALID;
-		if (v[j + 1] != 'u') {
-			j += 2;
-			continue;
-		}
-		for (k = 0, u = 0; k < 4; k++) {
-			if (j + 2 + k >= len)
-				return JDOC_INCOMPLETE;
-			if (hexval(v[j + 2 + k]) < 0)
-				return JDOC_INVALID;
-			u = u * 16 + (unsigned)hexval(v[j + 2 + k]);
-		}
-		if (u == 0)
-			return JDOC_INVALID; /* a NUL in a string */
-		j += 6;
-	}
-	return JDOC_INCOMPLETE;
-}
-
-/* A literal or a number from v[*i]; *i is left after it. */
-static enum jdoc scan_scalar(const char *v, size_t len, size_t *i)
-{
-	static const char *const lits[] = {"true", "false", "null"};
-	size_t k, n, j = *i;
-
-	if (v[j] == '-' || (v[j] >= '0' && v[j] <= '9')) {
-		while (j < len && strchr("0123456789+-.eE", v[j]) && v[j])
-			j++;
-		*i = j;
-		return j < len ? JDOC_COMPLETE : JDOC_INCOMPLETE;
-	}
-	for (k = 0; k < 3; k++) {
-		n = strlen(lits[k]);
-		if (v[j] != lits[k][0])
-			continue;
-		if (len - j < n)
-			return strncmp(v + j, lits[k], len - j) ? JDOC_INVALID : JDOC_INCOMPLETE;
-		if (strncmp(v + j, lits[k], n))
-			return JDOC_INVALID;
-		*i = j + n;
-		return JDOC_COMPLETE;
-	}
-	return JDOC_INVALID;
-}
-
-/*
- * Is v a complete JSON object (then only white space), the beginning of one that more bytes
- * could complete, or neither? Syntax only; what the object holds is the model's to check.
- */
-static enum jdoc json_doc_state(const char *v, size_t len)
-{
-	enum { VALUE, KEY, COLON, AFTER } want = VALUE;
-	char stack[JSON_DEPTH_MAX];
-	size_t i = 0, depth = 0;
-	bool started = false, first = false; /* first: just after an opening bracket */
-	enum jdoc r;
-
-	while (i < len) {
-		char c = v[i];
-
-		if (is_ws(c)) {
-			i++;
-			continue;
-		}
-		if (started && !depth)
-			return JDOC_INVALID; /* bytes after the document */
-		if ((want == AFTER || first) && (c == '}' || c == ']')) {
-			if (!depth || stack[depth - 1] != (c == '}' ? '{' : '['))
-				return JDOC_INVALID;
-			if (want != AFTER && (c == '}') != (want == KEY))
-				return JDOC_INVALID;
-			depth--, i++, first = false, want = AFTER;
-			continue;
-		}
-		first = false;
-		if (want == AFTER) {
-			if (c != ',')
-				return JDOC_INVALID;
-			want = stack[depth - 1] == '{' ? KEY : VALUE;
-			i++;
-		} else if (want == COLON) {
-			if (c != ':')
-				return JDOC_INVALID;
-			want = VALUE;
-			i++;
-		} else if (c == '{' || c == '[') {
-			if ((!started && c != '{') || want == KEY || depth == JSON_DEPTH_MAX)
-				return JDOC_INVALID;
-			stack[depth++] = c;
-			started = first = true;
-			want = c == '{' ? KEY : VALUE;
-			i++;
-		} else if (!started) {
-			return JDOC_INVALID; /* a webhook is an object */
-		} else {
-			r = c == '"' ? scan_string(v, len, &i)
-			    : want == KEY ? JDOC_INVALID
-					  : scan_scalar(v, len, &i);
-			if (r != JDOC_COMPLETE)
-				return r;
-			want = want == KEY ? COLON : AFTER;
-		}
-	}
-	return started && !depth ? JDOC_COMPLETE : JDOC_INCOMPLETE;
 }
 
 /* ---- pending new files ---- */
@@ -630,10 +485,10 @@ static int value_body(enum rtk_field f, const struct rtk_buf *val, const struct 
 		}
 		return rtk_model_patch_body(f, v, val->len, cur, body, why, whysz);
 	}
-	switch (json_doc_state(v, val->len)) {
-	case JDOC_INCOMPLETE:
+	switch (rtk_jsondoc_state(v, val->len)) {
+	case RTK_JSONDOC_INCOMPLETE:
 		return 1; /* held until the write that completes it */
-	case JDOC_INVALID:
+	case RTK_JSONDOC_INVALID:
 		snprintf(why, whysz, "webhook.json is not valid JSON");
 		return -EINVAL;
 	default:
@@ -733,17 +588,16 @@ static int field_write_locked(struct rtk_write *w, struct stripe *s, struct rtk_
 	bytes = rtk_obj_field(cur, f, &cur_len);
 	rtk_buf_init(&val, rtk_write_cap(f));
 	err = next_value(st ? &st->val : NULL, bytes, cur_len, buf, len, off, &val);
-	if (err == -EINVAL) {
-		char why[96];
+	if (err == -EINVAL || err == -EFBIG) {
+		char why[96], path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX];
 
-		snprintf(why, sizeof(why), "a write at offset %llu: values are written from 0 "
-			 "or appended", (unsigned long long)off);
-		record_error(w, "PATCH", ids.webhook, NULL, err, why);
-	} else if (err == -EFBIG) {
-		char why[96];
-
-		snprintf(why, sizeof(why), "the value passes %zu bytes", rtk_write_cap(f));
-		record_error(w, f == RTK_F_JSON ? "PUT" : "PATCH", ids.webhook, NULL, err, why);
+		if (err == -EINVAL)
+			snprintf(why, sizeof(why), "a write at offset %llu: a value is written "
+				 "from 0 or appended", (unsigned long long)off);
+		else
+			snprintf(why, sizeof(why), "the value passes %zu bytes", rtk_write_cap(f));
+		if (webhook_paths(&ids, path, sizeof(path), key, sizeof(key)) == 0)
+			record_error(w, f == RTK_F_JSON ? "PUT" : "PATCH", path, NULL, err, why);
 	} else if (!err) {
 		err = send_value(w, dir, f, &val, cur, op);
 	}
@@ -905,7 +759,7 @@ static int put_locked(struct rtk_write *w, struct rtk_write_file *f, const char 
 	int err;
 
 	if (f->sent || !f->pending) { /* the document went out (or was refused): white space */
-		for (i = 0; i < len && is_ws(buf[i]); i++)
+		for (i = 0; i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'); i++)
 			;
 		return i == len ? 0 : 1;
 	}
@@ -914,10 +768,10 @@ static int put_locked(struct rtk_write *w, struct rtk_write_file *f, const char 
 	err = rtk_buf_append(&f->buf, buf, len);
 	if (err)
 		return err;
-	switch (json_doc_state(f->buf.data, f->buf.len)) {
-	case JDOC_INCOMPLETE:
+	switch (rtk_jsondoc_state(f->buf.data, f->buf.len)) {
+	case RTK_JSONDOC_INCOMPLETE:
 		return 0;
-	case JDOC_INVALID:
+	case RTK_JSONDOC_INVALID:
 		pending_drop(w, f); /* nothing is left behind */
 		return 1;
 	default:
