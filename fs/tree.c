@@ -425,6 +425,8 @@ int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (ino >= RTK_INO_PENDING_BASE) /* a file being created reads empty */
+		return rtk_write_pending_attr(t->write, ino, NULL, NULL, &(struct rtk_attr){0});
 	err = file_dir(t, ino, &dir, &index);
 	if (err)
 		return err;
@@ -476,6 +478,8 @@ int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len
 	unsigned index;
 	int err;
 
+	if (ino >= RTK_INO_PENDING_BASE) /* a file being created */
+		return rtk_write_pending_put(t->write, ino, buf, len, off, op);
 	dir = rtk_ino_file_of(t->ino, ino, &index);
 	if (!dir)
 		return -EACCES;
@@ -505,51 +509,16 @@ int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size)
 	return rtk_write_empty(t->write, dir, index);
 }
 
-struct rtk_tree_file {
-	struct rtk_write_file *w;
-};
-
 int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int flags,
-		    const struct rtk_op *op, struct rtk_attr *attr, struct rtk_tree_file **out)
+		    const struct rtk_op *op, struct rtk_attr *attr)
 {
 	struct rtk_ino_node *p = rtk_ino_node_of(t->ino, parent);
-	struct rtk_write_file *w;
-	int err;
 
-	*out = NULL;
 	if (!p)
 		return -ENOENT;
 	if (t->cfg.ro)
 		return -EROFS;
-	err = rtk_write_create(t->write, p, name, op, attr, &w);
-	if (err)
-		return err;
-	*out = calloc(1, sizeof(**out));
-	if (!*out) {
-		rtk_write_release(t->write, w);
-		return -ENOMEM;
-	}
-	(*out)->w = w;
-	return 0;
-}
-
-int rtk_tree_file_write(struct rtk_tree *t, struct rtk_tree_file *f, const char *buf, size_t len,
-			uint64_t off, const struct rtk_op *op)
-{
-	return rtk_write_file_put(t->write, f->w, buf, len, off, op);
-}
-
-int rtk_tree_file_truncate(struct rtk_tree_file *f, uint64_t size)
-{
-	return rtk_write_file_truncate(f->w, size);
-}
-
-void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f)
-{
-	if (!f)
-		return;
-	rtk_write_release(t->write, f->w);
-	free(f);
+	return rtk_write_create(t->write, p, name, op, attr);
 }
 
 int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,

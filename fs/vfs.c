@@ -8,8 +8,8 @@
  * again (no-opendir, no-open, no-flush), keeps directory listings and page cache across
  * opens, and sends no release for files: a read costs no round trip. Writes arrive as
  * WRITE(ino, offset, bytes) without a file handle and take effect there (write.h), so that
- * write() returns their result. Only create hands out a handle (a new file in webhooks/),
- * and gets a release. What changes is invalidated through the attributes (mtime, size) and
+ * write() returns their result. A file created in webhooks/ is written by number too: the
+ * kernel sends no release for it either. What changes is invalidated through the attributes (mtime, size) and
  * through the notifier thread below.
  */
 #include <errno.h>
@@ -199,11 +199,6 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_attr(req, &a.st, timeout_of(v, &a));
 }
 
-static struct rtk_tree_file *file_of(const struct fuse_file_info *fi)
-{
-	return fi ? (struct rtk_tree_file *)(uintptr_t)fi->fh : NULL;
-}
-
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/*
@@ -219,12 +214,11 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 {
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_op op = op_for(req);
-	struct rtk_tree_file *f;
 	struct rtk_attr a;
 	struct fuse_entry_param e;
 	int err;
 
-	err = rtk_tree_create(v->tree, parent, name, fi->flags, &op, &a, &f);
+	err = rtk_tree_create(v->tree, parent, name, fi->flags, &op, &a);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -232,10 +226,13 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	memset(&e, 0, sizeof(e));
 	e.ino = a.st.st_ino;
 	e.attr = a.st;
-	fi->fh = (uintptr_t)f;
-	fi->direct_io = 1; /* its bytes are a document in the making, not a file's */
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		rtk_tree_file_release(v->tree, f);
+	/*
+	 * No handle: its writes come by number like the others' (the kernel sends no release
+	 * for it on a no-open mount). Its bytes are a document in the making: no page cache.
+	 */
+	fi->fh = 0;
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
 }
 
 static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -246,8 +243,7 @@ static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void vfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	rtk_tree_file_release(vfs_of(req)->tree, file_of(fi));
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, 0); /* nothing is kept per open file */
 }
 
 static void vfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -329,10 +325,6 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rtk_tree_data data;
 	int err;
 
-	if (file_of(fi)) { /* a file being created reads empty until it is a webhook */
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
 	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
 	if (err) {
 		fuse_reply_err(req, -err);
@@ -347,17 +339,13 @@ static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 {
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_op op = op_for(req);
-	struct rtk_tree_file *f = file_of(fi);
 	int err;
 
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (f)
-		err = rtk_tree_file_write(v->tree, f, buf, size, (uint64_t)off, &op);
-	else
-		err = rtk_tree_write(v->tree, ino, buf, size, (uint64_t)off, &op);
+	err = rtk_tree_write(v->tree, ino, buf, size, (uint64_t)off, &op);
 	if (err == -EACCES && v->cfg.ro)
 		err = -EROFS;
 	if (err < 0)
@@ -371,7 +359,6 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 {
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_op op = op_for(req);
-	struct rtk_tree_file *f = file_of(fi);
 	struct rtk_attr a;
 	int err;
 
@@ -381,18 +368,14 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 		return;
 	}
 	err = rtk_tree_getattr(v->tree, ino, &op, &a);
-	if (!err && f)
-		err = rtk_tree_file_truncate(f, (uint64_t)attr->st_size);
-	else if (!err)
+	if (!err)
 		err = rtk_tree_truncate(v->tree, ino, (uint64_t)attr->st_size);
-	if (!err && !f) /* the attributes as readers now see them */
+	if (!err) /* the attributes as readers now see them */
 		err = rtk_tree_getattr(v->tree, ino, &op, &a);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (f)
-		a.st.st_size = attr->st_size;
 	fuse_reply_attr(req, &a.st, 0);
 }
 

@@ -29,6 +29,8 @@
 #define STRIPES 64
 #define STATES_PER_STRIPE 8
 #define VIEWS_MAX 64
+#define PENDING_IDLE_NS (60 * RTK_NS_PER_SEC)
+#define PENDING_MAX 1024
 #define EMPTIED_NS (1 * RTK_NS_PER_SEC) /* an emptied file with nothing written shows empty */
 #define WRITTEN_NS (100 * RTK_NS_PER_MS) /* the writer's spelling, then the server's */
 
@@ -46,20 +48,19 @@ struct stripe {
 	struct wstate st[STATES_PER_STRIPE];
 };
 
-/* A file created in a webhooks directory, waiting for a complete document. */
+/*
+ * A file created in a webhooks directory, waiting for a complete document. The kernel sends
+ * no RELEASE for it on a no-open mount (checked with -d: CREATE, WRITE, no RELEASE), so it
+ * is found by number and forgotten when idle for PENDING_IDLE_NS.
+ */
 struct pending {
 	struct pending *next;
-	uint64_t ino; /* in the pending range */
-	struct rtk_ino_node *parent;
-	struct rtk_write_file *file;
+	uint64_t ino;                /* in the pending range */
+	struct rtk_ino_node *parent; /* the webhooks directory */
+	struct rtk_buf buf;          /* what was written */
+	uint64_t used_ns;            /* created or last written */
+	bool done;                   /* sent or refused: hidden, takes only white space */
 	char name[PENDING_NAME_MAX + 1];
-};
-
-struct rtk_write_file {
-	struct rtk_ino_node *dir; /* the webhooks directory */
-	struct pending *pending;  /* until sent or released */
-	struct rtk_buf buf;       /* what was written */
-	bool sent;                /* the document went out (whatever the answer) */
 };
 
 /*
@@ -77,8 +78,10 @@ struct view {
 
 struct rtk_write {
 	struct rtk_write_config cfg;
-	pthread_mutex_t lock; /* the pending list */
+	pthread_mutex_t lock;    /* the pending list and the lengths of its buffers */
+	pthread_mutex_t pend_io; /* what is done with a pending file (a POST), one at a time */
 	struct pending *pending;
+	size_t npending;
 	uint64_t next_pending;
 	struct stripe stripes[STRIPES];
 	pthread_mutex_t views_lock;
@@ -94,6 +97,7 @@ struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 	if (!w)
 		return NULL;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->pend_io, NULL);
 	pthread_mutex_init(&w->views_lock, NULL);
 	for (i = 0; i < STRIPES; i++) {
 		pthread_mutex_init(&w->stripes[i].lock, NULL);
@@ -117,6 +121,14 @@ void rtk_write_free(struct rtk_write *w)
 	}
 	for (i = 0; i < VIEWS_MAX; i++)
 		free(w->views[i].bytes);
+	while (w->pending) {
+		struct pending *pd = w->pending;
+
+		w->pending = pd->next;
+		rtk_buf_release(&pd->buf);
+		free(pd);
+	}
+	pthread_mutex_destroy(&w->pend_io);
 	pthread_mutex_destroy(&w->views_lock);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
@@ -183,10 +195,11 @@ int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_i
 
 	pthread_mutex_lock(&w->lock);
 	for (pd = w->pending; pd; pd = pd->next) {
-		if (ino ? pd->ino != ino : pd->parent != parent || strcmp(pd->name, name) != 0)
+		if (pd->done ||
+		    (ino ? pd->ino != ino : pd->parent != parent || strcmp(pd->name, name) != 0))
 			continue;
 		/* volatile: it goes away when its document is sent */
-		rtk_attr_volatile_file(w->cfg.attr, pd->ino, 0644, pd->file->buf.len, out);
+		rtk_attr_volatile_file(w->cfg.attr, pd->ino, 0644, pd->buf.len, out);
 		err = 0;
 		break;
 	}
@@ -194,21 +207,19 @@ int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_i
 	return err;
 }
 
-static void pending_remove(struct rtk_write *w, struct pending *gone)
+/* The pending file ino (pend_io held: it stays while that is), or NULL. */
+static struct pending *pending_find(struct rtk_write *w, uint64_t ino)
 {
-	struct pending **pp;
+	struct pending *pd;
 
 	pthread_mutex_lock(&w->lock);
-	for (pp = &w->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == gone) {
-			*pp = gone->next;
-			break;
-		}
-	}
+	for (pd = w->pending; pd && pd->ino != ino; pd = pd->next)
+		;
 	pthread_mutex_unlock(&w->lock);
+	return pd;
 }
 
-/* Add pd to the list unless its name is pending already (-EEXIST). */
+/* Add pd to the list unless its name is pending already (-EEXIST) or too many are. */
 static int pending_add(struct rtk_write *w, struct pending *pd)
 {
 	struct pending *e;
@@ -216,11 +227,14 @@ static int pending_add(struct rtk_write *w, struct pending *pd)
 
 	pthread_mutex_lock(&w->lock);
 	for (e = w->pending; e; e = e->next)
-		if (e->parent == pd->parent && strcmp(e->name, pd->name) == 0)
+		if (!e->done && e->parent == pd->parent && strcmp(e->name, pd->name) == 0)
 			break;
 	if (e) {
 		err = -EEXIST;
+	} else if (w->npending >= PENDING_MAX) {
+		err = -ENFILE;
 	} else {
+		w->npending++;
 		pd->ino = RTK_INO_PENDING_BASE + ++w->next_pending * RTK_INO_STRIDE + 1;
 		pd->next = w->pending;
 		w->pending = pd;
@@ -637,34 +651,79 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 
 /* ---- created files ---- */
 
-static struct rtk_write_file *file_new(struct rtk_ino_node *dir)
+static void note_created(struct rtk_write *w, struct rtk_obj *created, const char *key)
 {
-	struct rtk_write_file *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return NULL;
-	f->dir = dir;
-	rtk_buf_init(&f->buf, RTK_WRITE_MAX);
-	return f;
+	rtk_ctl_record_created(w->cfg.ctl, rtk_obj_id(created, NULL));
+	rtk_info("created webhook '%s' in '%s'", rtk_obj_id(created, NULL), key);
+	rtk_obj_unref(created);
 }
 
-static void file_free(struct rtk_write_file *f)
+/* Record why a new file in webhooks directory parent came to nothing. */
+static void record_new_error(struct rtk_write *w, const struct rtk_ino_node *parent, int err,
+			     const char *why)
 {
-	rtk_buf_release(&f->buf);
-	free(f);
+	char key[RTK_COLL_KEY_MAX];
+	struct rtk_ids ids;
+
+	rtk_ino_ids(parent, &ids);
+	if (rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
+		record_error(w, "POST", key, NULL, err, why);
+}
+
+/* The pending file is done (sent, or never to be): gone for readers, kept a while for the
+ * writer's trailing white space. pend_io held. */
+static void pending_done(struct rtk_write *w, struct pending *pd)
+{
+	const struct rtk_ino_hooks *hk = &w->cfg.hooks;
+
+	pthread_mutex_lock(&w->lock);
+	pd->done = true;
+	pthread_mutex_unlock(&w->lock);
+	if (hk->inval_entry)
+		hk->inval_entry(hk->ctx, pd->parent->ino, pd->name);
+	if (hk->inval_inode)
+		hk->inval_inode(hk->ctx, pd->parent->ino);
+}
+
+/* Forget pending files idle for PENDING_IDLE_NS (pend_io held). */
+static void pending_sweep(struct rtk_write *w, uint64_t now)
+{
+	struct pending **pp, *pd, *gone = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	for (pp = &w->pending; (pd = *pp);) {
+		if (now - pd->used_ns < PENDING_IDLE_NS) {
+			pp = &pd->next;
+			continue;
+		}
+		*pp = pd->next;
+		w->npending--;
+		pd->next = gone;
+		gone = pd;
+	}
+	pthread_mutex_unlock(&w->lock);
+	while ((pd = gone)) {
+		gone = pd->next;
+		if (!pd->done) {
+			if (pd->buf.len)
+				record_new_error(w, pd->parent, -EINVAL,
+						 "the JSON document was never completed");
+			pending_done(w, pd);
+		}
+		rtk_buf_release(&pd->buf);
+		free(pd);
+	}
 }
 
 int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
-		     const struct rtk_op *op, struct rtk_attr *attr, struct rtk_write_file **out)
+		     const struct rtk_op *op, struct rtk_attr *attr)
 {
-	struct rtk_write_file *f;
-	struct pending *pd;
 	const struct rtk_obj *o;
+	struct pending *pd;
 	struct rtk_held *h;
 	struct rtk_ids ids;
 	int err;
 
-	*out = NULL;
 	if (parent->kind != RTK_N_WEBHOOKS)
 		return -EPERM;
 	if (strlen(name) > PENDING_NAME_MAX)
@@ -678,53 +737,26 @@ int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const cha
 	rtk_held_unref(h);
 	if (o)
 		return -EEXIST;
-
-	f = file_new(parent);
 	pd = calloc(1, sizeof(*pd));
-	if (!f || !pd) {
-		free(pd);
-		if (f)
-			file_free(f);
+	if (!pd)
 		return -ENOMEM;
-	}
 	snprintf(pd->name, sizeof(pd->name), "%s", name);
 	pd->parent = parent;
-	pd->file = f;
-	f->pending = pd;
+	rtk_buf_init(&pd->buf, RTK_WRITE_MAX);
+	pthread_mutex_lock(&w->pend_io);
+	pd->used_ns = rtk_clock_now(&w->cfg.clock);
+	pending_sweep(w, pd->used_ns);
 	err = pending_add(w, pd);
+	pthread_mutex_unlock(&w->pend_io);
 	if (err) {
-		file_free(f);
 		free(pd);
 		return err;
 	}
-	rtk_write_pending_attr(w, pd->ino, NULL, NULL, attr);
-	*out = f;
-	return 0;
+	return rtk_write_pending_attr(w, pd->ino, NULL, NULL, attr);
 }
 
-static void note_created(struct rtk_write *w, struct rtk_obj *created, const char *key)
-{
-	rtk_ctl_record_created(w->cfg.ctl, rtk_obj_id(created, NULL));
-	rtk_info("created webhook '%s' in '%s'", rtk_obj_id(created, NULL), key);
-	rtk_obj_unref(created);
-}
-
-/* The pending file is gone (sent, or never to be): tell the kernel. */
-static void pending_drop(struct rtk_write *w, struct rtk_write_file *f)
-{
-	const struct rtk_ino_hooks *hk = &w->cfg.hooks;
-
-	pending_remove(w, f->pending);
-	if (hk->inval_entry)
-		hk->inval_entry(hk->ctx, f->dir->ino, f->pending->name);
-	if (hk->inval_inode)
-		hk->inval_inode(hk->ctx, f->dir->ino);
-	free(f->pending);
-	f->pending = NULL;
-}
-
-/* f holds a complete document: POST it (the webhooks directory's stripe locked). */
-static int post_new(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
+/* pd holds a complete document: POST it (pend_io held). */
+static int post_new(struct rtk_write *w, struct pending *pd, const struct rtk_op *op)
 {
 	char key[RTK_COLL_KEY_MAX], why[160] = "";
 	struct rtk_obj *created = NULL;
@@ -733,105 +765,82 @@ static int post_new(struct rtk_write *w, struct rtk_write_file *f, const struct 
 	struct rtk_ids ids;
 	int err;
 
-	rtk_ino_ids(f->dir, &ids);
+	rtk_ino_ids(pd->parent, &ids);
 	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
 	rq.body = &body;
 	err = rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key));
 	if (!err)
-		err = rtk_model_put_body(f->buf.data, f->buf.len, &body, why, sizeof(why));
-	if (err) {
+		err = rtk_model_put_body(pd->buf.data, pd->buf.len, &body, why, sizeof(why));
+	if (err)
 		record_error(w, "POST", key, NULL, err, why[0] ? why : "invalid webhook");
-	} else {
-		f->sent = true;
+	else
 		err = send_write(w, &rq, op);
-	}
 	rtk_buf_release(&body);
 	if (created)
 		note_created(w, created, key);
 	return err;
 }
 
-/* len written, 0 (held or sent), 1 (not JSON: -EINVAL, to be recorded) or -errno. */
-static int put_locked(struct rtk_write *w, struct rtk_write_file *f, const char *buf,
-		      size_t len, uint64_t off, const struct rtk_op *op)
+/* len bytes at off to pd (pend_io held): 0 (held or sent), 1 (not JSON: -EINVAL), -errno. */
+static int put_locked(struct rtk_write *w, struct pending *pd, const char *buf, size_t len,
+		      uint64_t off, const struct rtk_op *op)
 {
 	size_t i;
 	int err;
 
-	if (f->sent || !f->pending) { /* the document went out (or was refused): white space */
-		for (i = 0; i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'); i++)
+	if (pd->done) { /* the document went out (or was refused): white space only */
+		for (i = 0; i < len && strchr(" \t\r\n", buf[i]) && buf[i]; i++)
 			;
 		return i == len ? 0 : 1;
 	}
-	if (off != f->buf.len)
+	if (off != pd->buf.len)
 		return -EINVAL;
-	err = rtk_buf_append(&f->buf, buf, len);
+	pthread_mutex_lock(&w->lock);
+	err = rtk_buf_append(&pd->buf, buf, len);
+	pthread_mutex_unlock(&w->lock);
 	if (err)
 		return err;
-	switch (rtk_jsondoc_state(f->buf.data, f->buf.len)) {
+	switch (rtk_jsondoc_state(pd->buf.data, pd->buf.len)) {
 	case RTK_JSONDOC_INCOMPLETE:
 		return 0;
 	case RTK_JSONDOC_INVALID:
-		pending_drop(w, f); /* nothing is left behind */
+		pending_done(w, pd); /* nothing is left behind */
 		return 1;
 	default:
 		break;
 	}
-	err = post_new(w, f, op);
-	pending_drop(w, f); /* it became a webhook, or nothing: either way, gone */
+	err = post_new(w, pd, op);
+	pending_done(w, pd); /* it became a webhook, or nothing: either way, gone */
 	return err;
 }
 
-int rtk_write_file_put(struct rtk_write *w, struct rtk_write_file *f, const char *buf,
-		       size_t len, uint64_t off, const struct rtk_op *op)
+int rtk_write_pending_put(struct rtk_write *w, uint64_t ino, const char *buf, size_t len,
+			  uint64_t off, const struct rtk_op *op)
 {
-	struct stripe *s = stripe_of(w, f->dir);
-	char key[RTK_COLL_KEY_MAX];
-	struct rtk_ids ids;
+	struct pending *pd;
 	int err;
 
+	pthread_mutex_lock(&w->pend_io);
+	pd = pending_find(w, ino);
+	if (!pd) {
+		pthread_mutex_unlock(&w->pend_io);
+		return -ENOENT;
+	}
+	pd->used_ns = rtk_clock_now(&w->cfg.clock);
 	if (off > RTK_WRITE_MAX || len > RTK_WRITE_MAX - off) {
 		err = -EFBIG;
-		rtk_ino_ids(f->dir, &ids);
-		if (rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
-			record_error(w, "POST", key, NULL, err, "the document passes 64 KiB");
-		return err;
+		record_new_error(w, pd->parent, err, "the document passes 64 KiB");
+		if (!pd->done)
+			pending_done(w, pd);
+	} else {
+		err = put_locked(w, pd, buf, len, off, op);
+		if (err == 1) {
+			err = -EINVAL;
+			record_new_error(w, pd->parent, err, "not a JSON document");
+		}
 	}
-	pthread_mutex_lock(&s->lock);
-	err = put_locked(w, f, buf, len, off, op);
-	pthread_mutex_unlock(&s->lock);
-	if (err == 1) {
-		err = -EINVAL;
-		rtk_ino_ids(f->dir, &ids);
-		if (rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
-			record_error(w, "POST", key, NULL, err, "not a JSON document");
-	}
+	pthread_mutex_unlock(&w->pend_io);
 	return err < 0 ? err : (int)len;
-}
-
-int rtk_write_file_truncate(struct rtk_write_file *f, uint64_t size)
-{
-	if (size || f->sent || !f->pending)
-		return -EPERM;
-	rtk_buf_reset(&f->buf);
-	return 0;
-}
-
-void rtk_write_release(struct rtk_write *w, struct rtk_write_file *f)
-{
-	char key[RTK_COLL_KEY_MAX];
-	struct rtk_ids ids;
-
-	if (!f)
-		return;
-	if (f->pending) { /* never completed: leave nothing behind */
-		rtk_ino_ids(f->dir, &ids);
-		if (f->buf.len && rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
-			record_error(w, "POST", key, NULL, -EINVAL,
-				     "the JSON document was never completed");
-		pending_drop(w, f);
-	}
-	file_free(f);
 }
 
 /* ---- rmdir ---- */

@@ -82,8 +82,9 @@ void rtk_tree_data_release(struct rtk_tree_data *d);
 
 /*
  * Bytes written at off to file ino (no open file: every mount answers open with ENOSYS).
- * A field: see write.h (len or -errno, the result of the request it sent); .rtkfs/ctl: runs
- * the command. -EACCES for a file that cannot be written, -EROFS on a read-only tree.
+ * A field or a file being created: see write.h (len or -errno, the result of the request it
+ * sent); .rtkfs/ctl: runs the command. -EACCES for a file that cannot be written, -EROFS on
+ * a read-only tree.
  */
 int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len, uint64_t off,
 		   const struct rtk_op *op);
@@ -95,22 +96,12 @@ int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len
  */
 int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size);
 
-/* A file being created (the only files the kernel opens through us). */
-struct rtk_tree_file;
-
-/* Create name in directory parent (only webhooks directories take new files: -EPERM). */
+/*
+ * Create name in directory parent (only webhooks directories take new files: -EPERM): a
+ * pending file, written through rtk_tree_write by its number (see write.h).
+ */
 int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int flags,
-		    const struct rtk_op *op, struct rtk_attr *attr, struct rtk_tree_file **out);
-
-/* Bytes written to a created file at off: len or -errno (see rtk_write_file_put). */
-int rtk_tree_file_write(struct rtk_tree *t, struct rtk_tree_file *f, const char *buf, size_t len,
-			uint64_t off, const struct rtk_op *op);
-
-/* ftruncate of a created file (to 0 only). */
-int rtk_tree_file_truncate(struct rtk_tree_file *f, uint64_t size);
-
-/* Forget the file (after the last close). NULL is a no-op. */
-void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f);
+		    const struct rtk_op *op, struct rtk_attr *attr);
 
 /* rmdir: delete a webhook (DELETE). -EPERM elsewhere. */
 int rtk_tree_rmdir(struct rtk_tree *t, uint64_t parent, const char *name,

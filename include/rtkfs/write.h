@@ -34,7 +34,6 @@
 #include "rtkfs/op.h"
 
 struct rtk_write;
-struct rtk_write_file;
 struct rtk_api;
 struct rtk_coll;
 struct rtk_ctl;
@@ -95,33 +94,28 @@ enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **by
 				    size_t *len);
 
 /*
- * Create name in webhooks directory parent: a pending file whose bytes become a new webhook
- * when they form a complete JSON document. -EEXIST for a listed id or a pending name. Fills
- * its attributes.
+ * Create name in webhooks directory parent: a pending file (found by its number, in the
+ * pending range) whose bytes become a new webhook when they form a complete JSON document.
+ * -EEXIST for a listed id or a pending name, -ENFILE past 1024 pending files. Fills its
+ * attributes. The kernel sends no release for it: one idle for a minute is forgotten (an
+ * incomplete document is then recorded as the last write error).
  */
 int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
-		     const struct rtk_op *op, struct rtk_attr *attr, struct rtk_write_file **out);
+		     const struct rtk_op *op, struct rtk_attr *attr);
 
 /* The attributes of a pending file, by number (ino != 0) or by (parent, name). -ENOENT. */
 int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_ino_node *parent,
 			   const char *name, struct rtk_attr *out);
 
 /*
- * Bytes written at off to a created file: held while the document is incomplete, POSTed by
- * the write that completes it. Returns len or -errno as rtk_write_field (-EFBIG past
- * RTK_WRITE_MAX; -EINVAL for anything but white space after the document was sent).
+ * Bytes written at off to pending file ino: held while the document is incomplete, POSTed
+ * by the write that completes it, after which the file is gone (it became a webhook, or the
+ * write failed and nothing is left). Returns len or -errno as rtk_write_field (-EFBIG past
+ * RTK_WRITE_MAX; -EINVAL for JSON wrong before its end, and for anything but white space
+ * after the document was sent); -ENOENT for an unknown file.
  */
-int rtk_write_file_put(struct rtk_write *w, struct rtk_write_file *f, const char *buf,
-		       size_t len, uint64_t off, const struct rtk_op *op);
-
-/* Cut a created file back to empty (ftruncate to 0); -EPERM for other sizes or once sent. */
-int rtk_write_file_truncate(struct rtk_write_file *f, uint64_t size);
-
-/*
- * Forget a created file (after its last close). A document never completed is recorded as
- * the last write error; nothing is sent. NULL is a no-op.
- */
-void rtk_write_release(struct rtk_write *w, struct rtk_write_file *f);
+int rtk_write_pending_put(struct rtk_write *w, uint64_t ino, const char *buf, size_t len,
+			  uint64_t off, const struct rtk_op *op);
 
 /* rmdir: delete webhook name of webhooks directory parent (DELETE). */
 int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,

@@ -582,10 +582,11 @@ static void test_create_and_rmdir(void)
 	static const char doc[] = "{\"name\": \"new\", \"url\": \"https://hooks.example.com/new\", "
 				  "\"events\": [\"meeting.started\"]}";
 	struct fixture fx;
-	struct rtk_tree_file *f;
 	struct rtk_attr dir, a;
 	struct names n;
 	size_t half = strlen(doc) / 2;
+	char buf[8192];
+	uint64_t f;
 	int err;
 
 	if (!setup(&fx, false))
@@ -594,19 +595,21 @@ static void test_create_and_rmdir(void)
 	fake_api_answer("POST", HOOKS_PATH, NULL, 201, created, 0, 0);
 	fake_api_answer("DELETE", W1_PATH, NULL, 200, "{\"success\": true, \"data\": {}}", 0, 0);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks", &dir), 0);
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, W1, O_WRONLY, &fx.op, &a, &f),
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, W1, O_WRONLY, &fx.op, &a), -EEXIST);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "new.json", O_WRONLY, &fx.op, &a), 0);
+	f = a.st.st_ino;
+	CHECK(f >= RTK_INO_PENDING_BASE);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "new.json", O_WRONLY, &fx.op, &a),
 		     -EEXIST);
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "new.json", O_WRONLY, &fx.op, &a, &f),
-		     0);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/new.json", &a), 0);
+	CHECK_EQ_INT(a.st.st_ino, f);
 	/* Half a document is held; the write that completes it POSTs it. */
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, doc, half, 0, &fx.op), half);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, doc, half, 0, &fx.op), half);
 	CHECK_EQ_INT(fake_api_count("POST", NULL), 0);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, doc + half, strlen(doc) - half, half, &fx.op),
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, doc + half, strlen(doc) - half, half, &fx.op),
 		     strlen(doc) - half);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, "\n", 1, strlen(doc), &fx.op), 1);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, "x", 1, strlen(doc) + 1, &fx.op), -EINVAL);
-	rtk_tree_file_release(fx.tree, f);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "\n", 1, strlen(doc), &fx.op), 1);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "x", 1, strlen(doc) + 1, &fx.op), -EINVAL);
 	CHECK_EQ_INT(fake_api_count("POST", HOOKS_PATH), 1);
 	CHECK(strstr(fake_api_last_body("POST"), "\"name\":\"new\"") != NULL);
 	/* The file is gone, the webhook is there. */
@@ -614,31 +617,36 @@ static void test_create_and_rmdir(void)
 	CHECK_EQ_STR(ls(&fx, "accounts/" A1 "/apps/" P1 "/webhooks", &n, &err),
 		     ".,..," W1 "," W2 ",cccccccc-cccc-4ccc-8ccc-cccccccccccc");
 	/* JSON that is wrong before its end is refused at once; never completed: nothing. */
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a, &f),
-		     0);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, "{\"name\": x", 11, 0, &fx.op), -EINVAL);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a), 0);
+	f = a.st.st_ino;
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "{\"name\": x", 11, 0, &fx.op), -EINVAL);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/bad.json", &a), -ENOENT);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, " \n", 2, 11, &fx.op), 2);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, "{", 1, 13, &fx.op), -EINVAL);
-	rtk_tree_file_release(fx.tree, f);
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a, &f),
-		     0);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, "{\"name\": \"a\\u0000b\"", 20, 0, &fx.op),
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, " \n", 2, 11, &fx.op), 2);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "{", 1, 13, &fx.op), -EINVAL);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a), 0);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, a.st.st_ino, "{\"name\": \"a\\u0000b\"", 20, 0,
+				    &fx.op),
 		     -EINVAL);
-	rtk_tree_file_release(fx.tree, f);
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a, &f),
-		     0);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, f, "{\"name\": \"a", 11, 0, &fx.op), 11);
-	rtk_tree_file_release(fx.tree, f);
-	CHECK_EQ_INT(fake_api_count("POST", HOOKS_PATH), 1);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a), 0);
+	f = a.st.st_ino;
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "{\"name\": \"a", 11, 0, &fx.op), 11);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/bad.json", &a), 0);
+	CHECK_EQ_INT(a.st.st_size, 11);
+	/* Idle for a minute: forgotten at the next create, and recorded. */
+	fake_now += 61 * RTK_NS_PER_SEC;
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "other.json", O_WRONLY, &fx.op, &a), 0);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/bad.json", &a), -ENOENT);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "\"}", 2, 11, &fx.op), -ENOENT);
+	cat(&fx, ".rtkfs/status", buf, sizeof(buf));
+	CHECK(strstr(buf, "never completed") != NULL);
+	CHECK_EQ_INT(fake_api_count("POST", HOOKS_PATH), 1);
 	/* rmdir: one DELETE, gone at once. Elsewhere: EPERM. */
 	CHECK_EQ_INT(rtk_tree_rmdir(fx.tree, dir.st.st_ino, W1, &fx.op), 0);
 	CHECK_EQ_INT(fake_api_count("DELETE", W1_PATH), 1);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1, &a), -ENOENT);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps", &a), 0);
 	CHECK_EQ_INT(rtk_tree_rmdir(fx.tree, a.st.st_ino, P1, &fx.op), -EPERM);
-	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 1);
+	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 2); /* one more after the minute */
 	teardown(&fx);
 }
 
