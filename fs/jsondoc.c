@@ -64,18 +64,59 @@ static enum rtk_jsondoc scan_string(const char *v, size_t len, size_t *i)
 	return RTK_JSONDOC_INCOMPLETE;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Digits from v[*j] (at least one): INVALID if none, INCOMPLETE at the end of the input. */
+static enum rtk_jsondoc digits(const char *v, size_t len, size_t *j)
+{
+	if (*j == len)
+		return RTK_JSONDOC_INCOMPLETE;
+	if (!is_digit(v[*j]))
+		return RTK_JSONDOC_INVALID;
+	while (*j < len && is_digit(v[*j]))
+		(*j)++;
+	return RTK_JSONDOC_COMPLETE;
+}
+
+/* A number from v[*i] (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?); *i is left after it. */
+static enum rtk_jsondoc scan_number(const char *v, size_t len, size_t *i)
+{
+	enum rtk_jsondoc r;
+	size_t j = *i;
+
+	if (v[j] == '-')
+		j++;
+	if (j < len && v[j] == '0')
+		j++;
+	else if ((r = digits(v, len, &j)) != RTK_JSONDOC_COMPLETE)
+		return r;
+	if (j < len && v[j] == '.') {
+		j++;
+		if ((r = digits(v, len, &j)) != RTK_JSONDOC_COMPLETE)
+			return r;
+	}
+	if (j < len && (v[j] == 'e' || v[j] == 'E')) {
+		j++;
+		if (j < len && (v[j] == '+' || v[j] == '-'))
+			j++;
+		if ((r = digits(v, len, &j)) != RTK_JSONDOC_COMPLETE)
+			return r;
+	}
+	*i = j;
+	return j < len ? RTK_JSONDOC_COMPLETE : RTK_JSONDOC_INCOMPLETE; /* more digits may come */
+}
+
 /* A literal or a number from v[*i]; *i is left after it. */
 static enum rtk_jsondoc scan_scalar(const char *v, size_t len, size_t *i)
 {
 	static const char *const lits[] = {"true", "false", "null"};
 	size_t k, n, j = *i;
 
-	if (v[j] == '-' || (v[j] >= '0' && v[j] <= '9')) {
-		while (j < len && strchr("0123456789+-.eE", v[j]) && v[j])
-			j++;
-		*i = j;
-		return j < len ? RTK_JSONDOC_COMPLETE : RTK_JSONDOC_INCOMPLETE;
-	}
+	if (v[j] == '-' || is_digit(v[j]))
+		return scan_number(v, len, i);
 	for (k = 0; k < 3; k++) {
 		n = strlen(lits[k]);
 		if (v[j] != lits[k][0])
