@@ -32,14 +32,6 @@ struct rtk_tree {
 	char probe_path[128];
 };
 
-/* An open file: a write (field or new file), or a control file. */
-struct rtk_tree_file {
-	enum { FILE_WRITE, FILE_CTL_READ, FILE_CTL_WRITE } kind;
-	struct rtk_write_file *w;
-	char *snap; /* CTL_READ: the bytes rendered at open */
-	size_t snap_len;
-};
-
 static enum rtk_kind obj_kind_of(enum rtk_node_kind k)
 {
 	return k == RTK_N_ACCOUNT ? RTK_K_ACCOUNT : k == RTK_N_APP ? RTK_K_APP : RTK_K_WEBHOOK;
@@ -143,6 +135,27 @@ static int node_attr(struct rtk_tree *t, struct rtk_ino_node *n, const struct rt
 	}
 }
 
+/* Attributes of field index of object o in dir, as a writer may have changed them. */
+static void field_attr(struct rtk_tree *t, const struct rtk_ino_node *dir, unsigned index,
+		       const struct rtk_obj *o, struct rtk_attr *out)
+{
+	uint64_t ino = rtk_ino_file(dir, index);
+
+	enum rtk_write_show show = RTK_WRITE_SHOW_CACHED;
+	size_t len = 0;
+
+	rtk_attr_field(&t->attr, ino, o, (enum rtk_field)index, out);
+	if (dir->kind == RTK_N_WEBHOOK)
+		show = rtk_write_shown(t->write, ino, NULL, &len);
+	if (show == RTK_WRITE_SHOW_CACHED)
+		return;
+	/* Sized as the kernel holds it; an mtime of its own so that the server's value,
+	 * whatever its length, replaces it in the page cache. */
+	out->st.st_size = show == RTK_WRITE_SHOW_EMPTY ? 0 : (off_t)len;
+	out->st.st_mtim.tv_nsec = out->st.st_mtim.tv_nsec ? out->st.st_mtim.tv_nsec - 1 : 1;
+	out->volatile_attr = true;
+}
+
 /* Attributes of file index of dir (a field, or a control file under .rtkfs). */
 static int file_attr(struct rtk_tree *t, struct rtk_ino_node *dir, unsigned index,
 		     const struct rtk_op *op, struct rtk_attr *out)
@@ -171,7 +184,7 @@ static int file_attr(struct rtk_tree *t, struct rtk_ino_node *dir, unsigned inde
 	if (rtk_obj_is_bare(o))
 		err = -ENOENT;
 	else
-		rtk_attr_field(&t->attr, rtk_ino_file(dir, index), o, (enum rtk_field)index, out);
+		field_attr(t, dir, index, o, out);
 	rtk_held_unref(h);
 	return err;
 }
@@ -401,7 +414,7 @@ static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const stru
 
 		if (!fname)
 			continue;
-		rtk_attr_field(&t->attr, rtk_ino_file(n, i), owner, (enum rtk_field)i, &a);
+		field_attr(t, n, i, owner, &a);
 		if (!offer(e, fname, &a))
 			goto out_unref;
 	}
@@ -507,9 +520,20 @@ int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (ino >= RTK_INO_PENDING_BASE) /* a file being created reads empty */
+		return rtk_write_pending_attr(t->write, ino, NULL, NULL, &(struct rtk_attr){0});
 	err = file_dir(t, ino, &dir, &index);
 	if (err)
 		return err;
+	if (dir->kind == RTK_N_WEBHOOK &&
+	    rtk_write_shown(t->write, ino, &out->owned, &len) != RTK_WRITE_SHOW_CACHED &&
+	    out->owned) {
+		if (off < len) { /* what the kernel holds of it */
+			out->p = out->owned + off;
+			out->n = len - off < size ? len - off : size;
+		}
+		return 0;
+	}
 	if (dir->kind == RTK_N_CTL_DIR) {
 		err = rtk_ctl_read(t->ctl, (enum rtk_ctl_file)index, off, size, &out->owned,
 				   &out->n);
@@ -542,170 +566,56 @@ void rtk_tree_data_release(struct rtk_tree_data *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* ---- open files ---- */
+/* ---- writes ---- */
 
-int rtk_tree_ctl_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len)
+int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len, uint64_t off,
+		   const struct rtk_op *op)
 {
 	struct rtk_ino_node *dir;
 	unsigned index;
 	int err;
 
+	if (ino >= RTK_INO_PENDING_BASE) /* a file being created */
+		return rtk_write_pending_put(t->write, ino, buf, len, off, op);
 	dir = rtk_ino_file_of(t->ino, ino, &index);
-	if (!dir || dir->kind != RTK_N_CTL_DIR || index != RTK_CTL_CTL)
+	if (!dir)
 		return -EACCES;
-	err = rtk_ctl_command(t->ctl, buf, len);
-	return err < 0 ? err : (int)len;
-}
-
-static struct rtk_tree_file *tree_file_new(int kind)
-{
-	struct rtk_tree_file *f = calloc(1, sizeof(*f));
-
-	if (f)
-		f->kind = kind;
-	return f;
-}
-
-static int open_ctl(struct rtk_tree *t, unsigned index, bool writing, struct rtk_tree_open *out)
-{
-	struct rtk_tree_file *f;
-	int err;
-
-	if (index == RTK_CTL_CTL) {
-		out->file = tree_file_new(FILE_CTL_WRITE);
-	} else {
-		if (writing)
+	if (dir->kind == RTK_N_CTL_DIR) {
+		if (index != RTK_CTL_CTL)
 			return -EACCES;
-		out->file = f = tree_file_new(FILE_CTL_READ);
-		if (f && (err = rtk_ctl_render(t->ctl, (enum rtk_ctl_file)index, &f->snap,
-					       &f->snap_len))) {
-			free(f);
-			out->file = NULL;
-			return err;
-		}
-	}
-	out->direct_io = true;
-	return out->file ? 0 : -ENOMEM;
-}
-
-int rtk_tree_open(struct rtk_tree *t, uint64_t ino, int flags, const struct rtk_op *op,
-		  struct rtk_tree_open *out)
-{
-	bool writing = (flags & O_ACCMODE) != O_RDONLY;
-	struct rtk_write_file *w;
-	struct rtk_ino_node *dir;
-	unsigned index;
-	int err;
-
-	memset(out, 0, sizeof(*out));
-	if (ino >= RTK_INO_PENDING_BASE)
-		return -EBUSY; /* being written by its creator */
-	err = file_dir(t, ino, &dir, &index);
-	if (err)
-		return err;
-	if (dir->kind == RTK_N_CTL_DIR)
-		return open_ctl(t, index, writing, out);
-	if (!writing) {
-		out->keep_cache = true;
-		return 0;
+		err = rtk_ctl_command(t->ctl, buf, len);
+		return err < 0 ? err : (int)len;
 	}
 	if (t->cfg.ro)
 		return -EROFS;
-	err = rtk_write_open(t->write, dir, index, flags, op, &w);
-	if (err)
-		return err;
-	out->file = tree_file_new(FILE_WRITE);
-	if (!out->file) {
-		rtk_write_release(t->write, w);
-		return -ENOMEM;
-	}
-	out->file->w = w;
-	out->direct_io = true;
-	return 0;
+	return rtk_write_field(t->write, dir, index, buf, len, off, op);
+}
+
+int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size)
+{
+	struct rtk_ino_node *dir;
+	unsigned index;
+
+	dir = rtk_ino_file_of(t->ino, ino, &index);
+	if (dir && dir->kind == RTK_N_CTL_DIR && index == RTK_CTL_CTL && size == 0)
+		return 0; /* "> .rtkfs/ctl" */
+	if (t->cfg.ro)
+		return -EROFS;
+	if (!dir || size != 0)
+		return -EPERM;
+	return rtk_write_empty(t->write, dir, index);
 }
 
 int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int flags,
-		    const struct rtk_op *op, struct rtk_attr *attr, struct rtk_tree_open *out)
+		    const struct rtk_op *op, struct rtk_attr *attr)
 {
 	struct rtk_ino_node *p = rtk_ino_node_of(t->ino, parent);
-	struct rtk_write_file *w;
-	int err;
 
-	memset(out, 0, sizeof(*out));
 	if (!p)
 		return -ENOENT;
 	if (t->cfg.ro)
 		return -EROFS;
-	err = rtk_write_create(t->write, p, name, op, attr, &w);
-	if (err)
-		return err;
-	out->file = tree_file_new(FILE_WRITE);
-	if (!out->file) {
-		rtk_write_release(t->write, w);
-		return -ENOMEM;
-	}
-	out->file->w = w;
-	out->direct_io = true;
-	return 0;
-}
-
-int rtk_tree_file_write(struct rtk_tree *t, struct rtk_tree_file *f, const char *buf, size_t len,
-			uint64_t off)
-{
-	int err;
-
-	if (f->kind == FILE_CTL_WRITE) {
-		err = rtk_ctl_command(t->ctl, buf, len);
-		return err < 0 ? err : (int)len;
-	}
-	if (f->kind == FILE_CTL_READ)
-		return -EBADF;
-	return rtk_write_put(f->w, buf, len, off);
-}
-
-int rtk_tree_file_truncate(struct rtk_tree_file *f, uint64_t size)
-{
-	if (f->kind == FILE_WRITE)
-		return rtk_write_truncate(f->w, size);
-	return f->kind == FILE_CTL_WRITE ? 0 : -EBADF;
-}
-
-int rtk_tree_file_read(struct rtk_tree_file *f, uint64_t off, size_t size,
-		       struct rtk_tree_data *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (f->kind == FILE_CTL_WRITE)
-		return 0;
-	if (f->kind != FILE_CTL_READ)
-		return -EBADF;
-	/*
-	 * A copy, not a pointer into the snapshot: the reply is still being written to the
-	 * kernel when the reader, already answered, closes the file and its release frees the
-	 * snapshot on another thread.
-	 */
-	if (off < f->snap_len) {
-		out->n = f->snap_len - off < size ? f->snap_len - off : size;
-		out->owned = malloc(out->n);
-		if (!out->owned)
-			return -ENOMEM;
-		memcpy(out->owned, f->snap + off, out->n);
-		out->p = out->owned;
-	}
-	return 0;
-}
-
-int rtk_tree_file_flush(struct rtk_tree *t, struct rtk_tree_file *f, const struct rtk_op *op)
-{
-	return f->kind == FILE_WRITE ? rtk_write_flush(t->write, f->w, op) : 0;
-}
-
-void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f)
-{
-	if (!f)
-		return;
-	rtk_write_release(t->write, f->w);
-	free(f->snap);
-	free(f);
+	return rtk_write_create(t->write, p, name, op, attr);
 }
 
 void rtk_tree_forget(struct rtk_tree *t, uint64_t ino, uint64_t nlookup)
@@ -813,7 +723,7 @@ static int make_parts(struct rtk_tree *t)
 		struct rtk_write_config wc = {
 			.api = t->cfg.api, .coll = t->coll, .ino = t->ino, .ctl = t->ctl,
 			.health = t->health, .hooks = t->cfg.hooks, .attr = &t->attr,
-			.max_body = t->cfg.max_body, .timeout_ns = t->cfg.timeout_ns,
+			.max_body = t->cfg.max_body, .clock = t->cfg.clock,
 		};
 
 		t->write = rtk_write_new(&wc);

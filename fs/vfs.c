@@ -4,12 +4,13 @@
  * timeout, interrupt check on the request), calls the tree and replies; nothing here blocks
  * without that deadline, and nothing exits.
  *
- * opendir answers ENOSYS: the kernel then never sends it again and keeps directory listings
- * across opens (FOPEN_CACHE_DIR). open does the same on a read-only mount (the kernel keeps
- * page cache across opens and sends neither open nor flush: reads cost no round trip). On a
- * writable mount open is needed to hand out write buffers that close() commits, so plain
- * reads get keep_cache and noflush (one round trip per open, none per close). What changes
- * is invalidated through the attributes (mtime, size) and through the notifier thread below.
+ * opendir, open and flush answer ENOSYS on every mount: the kernel then never sends them
+ * again (no-opendir, no-open, no-flush), keeps directory listings and page cache across
+ * opens, and sends no release for files: a read costs no round trip. Writes arrive as
+ * WRITE(ino, offset, bytes) without a file handle and take effect there (write.h), so that
+ * write() returns their result. A file created in webhooks/ is written by number too: the
+ * kernel sends no release for it either. What changes is invalidated through the attributes (mtime, size) and
+ * through the notifier thread below.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,6 +26,12 @@
 #include "rtkfs/workq.h"
 
 #define NOTIFY_QUEUE_MAX 65536
+/* What a SETATTR that only truncates may carry (open with O_TRUNC sets the times too). */
+#define SETATTR_TRUNC                                                                         \
+	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |                    \
+	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME |                    \
+	 FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID | FUSE_SET_ATTR_KILL_PRIV |            \
+	 FUSE_SET_ATTR_FILE | FUSE_SET_ATTR_OPEN | FUSE_SET_ATTR_TIMES_SET)
 
 struct notice {
 	struct rtk_workq_item item; /* first: a notice is its item */
@@ -131,9 +138,12 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	/* O_TRUNC arrives with open, so a write session starts from an empty value. */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * No atomic_o_trunc: with no-open it would empty the kernel's view without telling us,
+	 * and readers could then get the old size from us around the writer's new bytes. Without
+	 * it, O_TRUNC arrives as SETATTR(size 0) and the file reads empty until written.
+	 */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -194,43 +204,14 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_attr(req, &a.st, timeout_of(v, &a));
 }
 
-static struct rtk_tree_file *file_of(const struct fuse_file_info *fi)
-{
-	return fi ? (struct rtk_tree_file *)(uintptr_t)fi->fh : NULL;
-}
-
-static void set_open(struct fuse_file_info *fi, const struct rtk_tree_open *o)
-{
-	fi->fh = (uintptr_t)o->file;
-	fi->direct_io = o->direct_io;
-	fi->keep_cache = o->keep_cache;
-	fi->noflush = !o->file; /* a plain read has nothing to send at close */
-}
-
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_op op = op_for(req);
-	struct rtk_tree_open o;
-	int err;
-
 	/*
-	 * A read-only mount needs no open at all: ENOSYS makes the kernel stop sending it (and
-	 * flush) and keep page cache across opens. A writable one needs open to hand out the
-	 * write buffers that close() commits.
+	 * No file needs an open: ENOSYS makes the kernel stop sending it (and release), keep
+	 * page cache across opens, and send writes without a handle. O_TRUNC arrives as a
+	 * SETATTR of the size (see vfs_init).
 	 */
-	if (v->cfg.ro) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	err = rtk_tree_open(v->tree, ino, fi->flags, &op, &o);
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	set_open(fi, &o);
-	if (fuse_reply_open(req, fi) == -ENOENT) /* the open was interrupted */
-		rtk_tree_file_release(v->tree, o.file);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -239,11 +220,10 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_op op = op_for(req);
 	struct rtk_attr a;
-	struct rtk_tree_open o;
 	struct fuse_entry_param e;
 	int err;
 
-	err = rtk_tree_create(v->tree, parent, name, fi->flags, &op, &a, &o);
+	err = rtk_tree_create(v->tree, parent, name, fi->flags, &op, &a);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -251,29 +231,24 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	memset(&e, 0, sizeof(e));
 	e.ino = a.st.st_ino;
 	e.attr = a.st;
-	set_open(fi, &o);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		rtk_tree_file_release(v->tree, o.file);
+	/*
+	 * No handle: its writes come by number like the others' (the kernel sends no release
+	 * for it on a no-open mount). Its bytes are a document in the making: no page cache.
+	 */
+	fi->fh = 0;
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
 }
 
 static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_op op = op_for(req);
-	struct rtk_tree_file *f = file_of(fi);
-
-	/* Without open there is nothing to flush: ENOSYS stops the kernel asking (no-flush). */
-	if (v->cfg.ro) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	fuse_reply_err(req, f ? -rtk_tree_file_flush(v->tree, f, &op) : 0);
+	/* Nothing is sent at close: ENOSYS stops the kernel asking (no-flush). */
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void vfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	rtk_tree_file_release(vfs_of(req)->tree, file_of(fi));
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, 0); /* nothing is kept per open file */
 }
 
 static void vfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -353,13 +328,9 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_op op = op_for(req);
 	struct rtk_tree_data data;
-	struct rtk_tree_file *f = file_of(fi);
-	int err = -EBADF;
+	int err;
 
-	if (f)
-		err = rtk_tree_file_read(f, (uint64_t)off, size, &data);
-	if (err == -EBADF) /* a field opened for writing reads like any other */
-		err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
+	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -372,14 +343,15 @@ static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		      struct fuse_file_info *fi)
 {
 	struct rtk_vfs *v = vfs_of(req);
-	struct rtk_tree_file *f = file_of(fi);
+	struct rtk_op op = op_for(req);
 	int err;
 
-	if (f)
-		err = rtk_tree_file_write(v->tree, f, buf, size, (uint64_t)off);
-	else /* no-open (read-only) mounts: only the control file takes writes */
-		err = rtk_tree_ctl_write(v->tree, ino, buf, size);
-	if (err == -EACCES && !f)
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	err = rtk_tree_write(v->tree, ino, buf, size, (uint64_t)off, &op);
+	if (err == -EACCES && v->cfg.ro)
 		err = -EROFS;
 	if (err < 0)
 		fuse_reply_err(req, -err);
@@ -392,25 +364,23 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 {
 	struct rtk_vfs *v = vfs_of(req);
 	struct rtk_op op = op_for(req);
-	struct rtk_tree_file *f = file_of(fi);
 	struct rtk_attr a;
 	int err;
 
-	/* Only the size changes, and only of a file open for writing (ftruncate). */
-	if (to_set != FUSE_SET_ATTR_SIZE) {
+	/* Only the size changes (open with O_TRUNC also sets the times: ignored). */
+	if (!(to_set & FUSE_SET_ATTR_SIZE) || (to_set & ~SETATTR_TRUNC) || attr->st_size < 0) {
 		fuse_reply_err(req, v->cfg.ro ? EROFS : EPERM);
 		return;
 	}
 	err = rtk_tree_getattr(v->tree, ino, &op, &a);
-	if (!err && f)
-		err = rtk_tree_file_truncate(f, (uint64_t)attr->st_size);
-	else if (!err && !(a.volatile_attr && attr->st_size == 0)) /* "> .rtkfs/ctl" is fine */
-		err = v->cfg.ro ? -EROFS : -EPERM;
+	if (!err)
+		err = rtk_tree_truncate(v->tree, ino, (uint64_t)attr->st_size);
+	if (!err) /* the attributes as readers now see them */
+		err = rtk_tree_getattr(v->tree, ino, &op, &a);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	a.st.st_size = attr->st_size;
 	fuse_reply_attr(req, &a.st, 0);
 }
 

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * write: open write files hold a buffer; pending files (new files in webhooks directories)
- * are kept in a list under a mutex until flushed or released.
+ * write: values take effect at write(). The value each field file has accumulated so far (for
+ * writes at consecutive offsets) is kept in a small table per lock stripe; a stripe's mutex
+ * serializes the writes of the webhooks that hash to it, from reading the current object to
+ * folding the server's answer into the cache. Pending files (new files in webhooks
+ * directories) are kept in a list under their own mutex until sent or released.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rtkfs/api.h"
 #include "rtkfs/buf.h"
@@ -17,6 +19,7 @@
 #include "rtkfs/collection.h"
 #include "rtkfs/ctl.h"
 #include "rtkfs/health.h"
+#include "rtkfs/jsondoc.h"
 #include "rtkfs/log.h"
 #include "rtkfs/envelope.h"
 #include "rtkfs/listing.h"
@@ -26,47 +29,83 @@
 
 #define BODY_MAX_DEFAULT (16u << 20)
 #define PENDING_NAME_MAX 255
+#define STRIPES 64
+#define STATES_PER_STRIPE 8
+#define VIEWS_MAX 64
+#define PENDING_IDLE_NS (60 * RTK_NS_PER_SEC)
+#define PENDING_MAX 1024
+#define EMPTIED_NS (1 * RTK_NS_PER_SEC) /* an emptied file with nothing written shows empty */
+#define WRITTEN_NS (100 * RTK_NS_PER_MS) /* the writer's spelling, then the server's */
 
-/* A file created in a webhooks directory, waiting for its flush to become a webhook. */
+/* What one field file has been written so far: writes at its end extend it. */
+struct wstate {
+	uint64_t ino;  /* 0: a free slot */
+	uint64_t used; /* last use, for eviction */
+	struct rtk_buf val;
+};
+
+/* The writes of the webhooks whose directory hashes here, one at a time. */
+struct stripe {
+	pthread_mutex_t lock;
+	uint64_t tick;
+	struct wstate st[STATES_PER_STRIPE];
+};
+
+/*
+ * A file created in a webhooks directory, waiting for a complete document. The kernel sends
+ * no RELEASE for it on a no-open mount (checked with -d: CREATE, WRITE, no RELEASE), so it
+ * is found by number and forgotten when idle for PENDING_IDLE_NS.
+ */
 struct pending {
 	struct pending *next;
-	uint64_t ino; /* in the pending range */
-	struct rtk_ino_node *parent;
-	struct rtk_write_file *file;
+	uint64_t ino;                /* in the pending range */
+	struct rtk_ino_node *parent; /* the webhooks directory */
+	struct rtk_buf buf;          /* what was written */
+	uint64_t used_ns;            /* created or last written */
+	bool done;                   /* sent or refused: hidden, takes only white space */
 	char name[PENDING_NAME_MAX + 1];
 };
 
-struct rtk_write_file {
-	bool is_new;                /* a pending new file, else a field */
-	struct rtk_ino_node *dir;   /* field: the webhook's directory; new: the webhooks dir */
-	enum rtk_field field;       /* field */
-	struct pending *pending;    /* new, until flushed or released */
-	struct rtk_buf buf;         /* what was written */
-	/*
-	 * Something was written since the last flush that sent: the next flush sends it. A
-	 * close() of a dup'd descriptor flushes too (shells do that before writing), so an
-	 * O_TRUNC with nothing written yet is not sent at flush but at release (truncated).
-	 */
-	bool dirty;
-	bool truncated;
+/*
+ * What readers of a field file see, for a moment, instead of the cached value: empty (a
+ * writer emptied it and has not written yet), or the bytes just written (the kernel holds
+ * them in its page cache with their size; the server's spelling may differ in length).
+ */
+struct view {
+	uint64_t ino; /* 0: free */
+	uint64_t until_ns;
+	enum rtk_write_show show;
+	char *bytes; /* SHOW_WRITTEN */
+	size_t len;
 };
 
 struct rtk_write {
 	struct rtk_write_config cfg;
-	pthread_mutex_t lock; /* the pending list */
+	pthread_mutex_t lock;    /* the pending list and the lengths of its buffers */
+	pthread_mutex_t pend_io; /* what is done with a pending file (a POST), one at a time */
 	struct pending *pending;
+	size_t npending;
 	uint64_t next_pending;
+	struct stripe stripes[STRIPES];
+	pthread_mutex_t views_lock;
+	atomic_uint nviews; /* views in use: 0 lets readers skip the lock */
+	struct view views[VIEWS_MAX];
 };
 
 struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 {
 	struct rtk_write *w = calloc(1, sizeof(*w));
+	size_t i, j;
 
 	if (!w)
 		return NULL;
-	if (pthread_mutex_init(&w->lock, NULL)) {
-		free(w);
-		return NULL;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->pend_io, NULL);
+	pthread_mutex_init(&w->views_lock, NULL);
+	for (i = 0; i < STRIPES; i++) {
+		pthread_mutex_init(&w->stripes[i].lock, NULL);
+		for (j = 0; j < STATES_PER_STRIPE; j++)
+			rtk_buf_init(&w->stripes[i].st[j].val, RTK_WRITE_MAX);
 	}
 	w->cfg = *cfg;
 	return w;
@@ -74,8 +113,26 @@ struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 
 void rtk_write_free(struct rtk_write *w)
 {
+	size_t i, j;
+
 	if (!w)
 		return;
+	for (i = 0; i < STRIPES; i++) {
+		for (j = 0; j < STATES_PER_STRIPE; j++)
+			rtk_buf_release(&w->stripes[i].st[j].val);
+		pthread_mutex_destroy(&w->stripes[i].lock);
+	}
+	for (i = 0; i < VIEWS_MAX; i++)
+		free(w->views[i].bytes);
+	while (w->pending) {
+		struct pending *pd = w->pending;
+
+		w->pending = pd->next;
+		rtk_buf_release(&pd->buf);
+		free(pd);
+	}
+	pthread_mutex_destroy(&w->pend_io);
+	pthread_mutex_destroy(&w->views_lock);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -83,6 +140,52 @@ void rtk_write_free(struct rtk_write *w)
 static size_t max_body(const struct rtk_write *w)
 {
 	return w->cfg.max_body ? w->cfg.max_body : BODY_MAX_DEFAULT;
+}
+
+size_t rtk_write_cap(unsigned index)
+{
+	switch (index) {
+	case RTK_F_ENABLED:
+		return RTK_WRITE_CAP_ENABLED;
+	case RTK_F_EVENTS:
+		return RTK_WRITE_CAP_EVENTS;
+	case RTK_F_NAME:
+		return RTK_WRITE_CAP_NAME;
+	case RTK_F_URL:
+		return RTK_WRITE_CAP_URL;
+	case RTK_F_JSON:
+		return RTK_WRITE_MAX;
+	default:
+		return 0;
+	}
+}
+
+static struct stripe *stripe_of(struct rtk_write *w, const struct rtk_ino_node *dir)
+{
+	return &w->stripes[(dir->ino / RTK_INO_STRIDE) % STRIPES];
+}
+
+/* The state of file ino in s (locked), or NULL; with create, a slot (the oldest evicted). */
+static struct wstate *state_of(struct stripe *s, uint64_t ino, bool create)
+{
+	struct wstate *e, *old = &s->st[0];
+	size_t i;
+
+	for (i = 0; i < STATES_PER_STRIPE; i++) {
+		e = &s->st[i];
+		if (e->ino == ino) {
+			e->used = ++s->tick;
+			return e;
+		}
+		if (!e->ino || (old->ino && e->used < old->used))
+			old = e;
+	}
+	if (!create)
+		return NULL;
+	old->ino = ino;
+	old->used = ++s->tick;
+	rtk_buf_reset(&old->val);
+	return old;
 }
 
 /* ---- pending new files ---- */
@@ -95,10 +198,11 @@ int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_i
 
 	pthread_mutex_lock(&w->lock);
 	for (pd = w->pending; pd; pd = pd->next) {
-		if (ino ? pd->ino != ino : pd->parent != parent || strcmp(pd->name, name) != 0)
+		if (pd->done ||
+		    (ino ? pd->ino != ino : pd->parent != parent || strcmp(pd->name, name) != 0))
 			continue;
-		/* volatile: it goes away at close */
-		rtk_attr_volatile_file(w->cfg.attr, pd->ino, 0644, pd->file->buf.len, out);
+		/* volatile: it goes away when its document is sent */
+		rtk_attr_volatile_file(w->cfg.attr, pd->ino, 0644, pd->buf.len, out);
 		err = 0;
 		break;
 	}
@@ -106,21 +210,19 @@ int rtk_write_pending_attr(struct rtk_write *w, uint64_t ino, const struct rtk_i
 	return err;
 }
 
-static void pending_remove(struct rtk_write *w, struct pending *gone)
+/* The pending file ino (pend_io held: it stays while that is), or NULL. */
+static struct pending *pending_find(struct rtk_write *w, uint64_t ino)
 {
-	struct pending **pp;
+	struct pending *pd;
 
 	pthread_mutex_lock(&w->lock);
-	for (pp = &w->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == gone) {
-			*pp = gone->next;
-			break;
-		}
-	}
+	for (pd = w->pending; pd && pd->ino != ino; pd = pd->next)
+		;
 	pthread_mutex_unlock(&w->lock);
+	return pd;
 }
 
-/* Add pd to the list unless its name is pending already (-EEXIST). */
+/* Add pd to the list unless its name is pending already (-EEXIST) or too many are. */
 static int pending_add(struct rtk_write *w, struct pending *pd)
 {
 	struct pending *e;
@@ -128,11 +230,14 @@ static int pending_add(struct rtk_write *w, struct pending *pd)
 
 	pthread_mutex_lock(&w->lock);
 	for (e = w->pending; e; e = e->next)
-		if (e->parent == pd->parent && strcmp(e->name, pd->name) == 0)
+		if (!e->done && e->parent == pd->parent && strcmp(e->name, pd->name) == 0)
 			break;
 	if (e) {
 		err = -EEXIST;
+	} else if (w->npending >= PENDING_MAX) {
+		err = -ENFILE;
 	} else {
+		w->npending++;
 		pd->ino = RTK_INO_PENDING_BASE + ++w->next_pending * RTK_INO_STRIDE + 1;
 		pd->next = w->pending;
 		w->pending = pd;
@@ -159,49 +264,66 @@ static void record_error(struct rtk_write *w, const char *method, const char *pa
 			 server);
 	else
 		snprintf(line, sizeof(line), "%s %s: %s", method, path, server);
-	rtk_ctl_record_write(w->cfg.ctl, err, resp && resp->sent, line);
+	/* A local refusal was never sent; an answer we could not use (EPROTO) was. */
+	rtk_ctl_record_write(w->cfg.ctl, err, resp ? resp->sent : err == -EPROTO, line);
 	rtk_warn("cannot write: %s", line);
 }
 
-/* Fold a successful answer into the cached listing key. */
-static void apply_answer(struct rtk_write *w, const char *method, const char *path,
-			 const char *key, const struct rtk_api_resp *resp, const char *remove_id,
-			 struct rtk_obj **created)
+/* One write request: what it is, and what its answer must be. */
+struct wreq {
+	const char *method, *path, *key; /* key: the listing the webhook is in */
+	const struct rtk_buf *body;      /* NULL: DELETE */
+	const char *id;                  /* the webhook written (NULL for POST) */
+	struct rtk_obj **created;        /* POST: the new webhook (a new reference) */
+};
+
+/*
+ * Fold a successful answer into the cached listing. An answer that is not one webhook, or
+ * one of another id than the one written, is -EPROTO: we cannot tell what the server holds,
+ * so the listing is dropped and fetched again before anything of it is shown.
+ */
+static int apply_answer(struct rtk_write *w, const struct wreq *rq,
+			const struct rtk_api_resp *resp)
 {
 	struct rtk_obj *o = NULL;
+	char why[160];
 
-	if (remove_id) {
-		rtk_coll_apply(w->cfg.coll, key, NULL, remove_id);
-		return;
+	if (!rq->body) {
+		rtk_coll_apply(w->cfg.coll, rq->key, NULL, rq->id);
+		return 0;
 	}
 	if (rtk_envelope_parse_object(RTK_K_WEBHOOK, resp->body.data, resp->body.len, &o) != 0) {
-		/* Accepted, but we cannot tell what the server holds now: ask again. */
-		rtk_warn("cannot read the answer to %s '%s': fetching the list again", method, path);
-		rtk_coll_forget(w->cfg.coll, key);
-		return;
-	}
-	rtk_coll_apply(w->cfg.coll, key, o, NULL);
-	if (created)
-		*created = o;
-	else
+		snprintf(why, sizeof(why), "the answer is not a webhook");
+	} else if (rq->id && strcmp(rtk_obj_id(o, NULL), rq->id) != 0) {
+		snprintf(why, sizeof(why), "the answer is webhook '%.64s', not the one written",
+			 rtk_obj_id(o, NULL));
 		rtk_obj_unref(o);
+	} else {
+		rtk_coll_apply(w->cfg.coll, rq->key, o, NULL);
+		if (rq->created)
+			*rq->created = o;
+		else
+			rtk_obj_unref(o);
+		return 0;
+	}
+	rtk_coll_forget(w->cfg.coll, rq->key);
+	record_error(w, rq->method, rq->path, NULL, -EPROTO, why);
+	return -EPROTO;
 }
 
 /*
- * Send one write and fold its answer into the cache. body NULL: DELETE. For a request that
- * went out but whose answer we do not know (deadline, interrupt, broken connection), the
- * listing is dropped so it is fetched again before anything of it is shown.
+ * Send one write and fold its answer into the cache. For a request that went out but whose
+ * answer we do not know (deadline, interrupt, broken connection), the listing is dropped so
+ * it is fetched again before anything of it is shown.
  */
-static int send_write(struct rtk_write *w, const char *method, const char *path,
-		      const char *key, const struct rtk_buf *body, const char *remove_id,
-		      const struct rtk_op *op, struct rtk_obj **created)
+static int send_write(struct rtk_write *w, const struct wreq *rq, const struct rtk_op *op)
 {
 	struct rtk_api_resp resp;
 	struct rtk_api_req req = {
-		.method = method,
-		.path = path,
-		.body = body ? body->data : NULL,
-		.body_len = body ? body->len : 0,
+		.method = rq->method,
+		.path = rq->path,
+		.body = rq->body ? rq->body->data : NULL,
+		.body_len = rq->body ? rq->body->len : 0,
 		.deadline_ns = op->deadline_ns,
 		.interrupted = op->interrupted,
 		.interrupted_ctx = op->interrupted_ctx,
@@ -216,17 +338,18 @@ static int send_write(struct rtk_write *w, const char *method, const char *path,
 	if (!err)
 		err = rtk_api_call(w->cfg.api, &req, &resp);
 	rtk_health_note(w->cfg.health, err, resp.status, resp.attempts);
-	if (err == -ENOENT && remove_id) {
+	if (err == -ENOENT && !rq->body) {
 		/* Deleted meanwhile: gone either way. */
-		rtk_coll_apply(w->cfg.coll, key, NULL, remove_id);
-		record_error(w, method, path, &resp, err, NULL);
+		rtk_coll_apply(w->cfg.coll, rq->key, NULL, rq->id);
+		record_error(w, rq->method, rq->path, &resp, err, NULL);
 	} else if (err) {
-		record_error(w, method, path, &resp, err, NULL);
+		record_error(w, rq->method, rq->path, &resp, err, NULL);
 		if (err == -ENOENT || (resp.sent && !resp.status))
-			rtk_coll_forget(w->cfg.coll, key);
+			rtk_coll_forget(w->cfg.coll, rq->key);
 	} else {
-		rtk_ctl_record_write(w->cfg.ctl, 0, true, NULL);
-		apply_answer(w, method, path, key, &resp, remove_id, created);
+		err = apply_answer(w, rq, &resp);
+		if (!err)
+			rtk_ctl_record_write(w->cfg.ctl, 0, true, NULL);
 	}
 	rtk_api_resp_release(&resp);
 	return err;
@@ -247,78 +370,369 @@ static int webhook_paths(const struct rtk_ids *ids, char *path, size_t pathsz, c
 	return 0;
 }
 
-/* ---- files ---- */
+/* ---- what readers see while a writer writes ---- */
 
-static struct rtk_write_file *file_new(bool is_new, struct rtk_ino_node *dir)
+/*
+ * The kernel empties its view of a file opened with O_TRUNC, then writes into its page
+ * cache and sets the size to what was written. Were readers meanwhile to get another size
+ * from us, the kernel would show the writer's bytes within it (a mix, a stale tail, NULs).
+ * So from the truncation to the write the file has size 0 for every reader; after a write,
+ * for WRITTEN_NS, it is what was written (its size, and its bytes to a READ); then the
+ * server's spelling, which the kernel fetches as these attributes are never cached.
+ */
+static void view_set(struct rtk_write *w, uint64_t ino, enum rtk_write_show show,
+		     const char *bytes, size_t len, uint64_t until_ns)
 {
-	struct rtk_write_file *f = calloc(1, sizeof(*f));
+	struct view *slot = NULL, *oldest = &w->views[0];
+	char *copy = NULL;
+	size_t i;
 
-	if (!f)
-		return NULL;
-	f->is_new = is_new;
-	f->dir = dir;
-	rtk_buf_init(&f->buf, RTK_WRITE_MAX);
-	return f;
+	if (show == RTK_WRITE_SHOW_WRITTEN && !(copy = malloc(len ? len : 1)))
+		show = RTK_WRITE_SHOW_CACHED; /* ENOMEM: the server's value at once */
+	else if (copy)
+		memcpy(copy, bytes, len);
+	pthread_mutex_lock(&w->views_lock);
+	for (i = 0; i < VIEWS_MAX && !slot; i++)
+		if (w->views[i].ino == ino)
+			slot = &w->views[i];
+	for (i = 0; i < VIEWS_MAX && !slot && show != RTK_WRITE_SHOW_CACHED; i++)
+		if (!w->views[i].ino)
+			slot = &w->views[i];
+	for (i = 0; i < VIEWS_MAX && !slot && show != RTK_WRITE_SHOW_CACHED; i++)
+		if (w->views[i].until_ns < oldest->until_ns)
+			oldest = &w->views[i];
+	if (!slot && show != RTK_WRITE_SHOW_CACHED)
+		slot = oldest; /* full: the one nearest its end goes */
+	if (slot && show == RTK_WRITE_SHOW_EMPTY && slot->ino == ino && slot->bytes &&
+	    rtk_clock_now(&w->cfg.clock) < slot->until_ns) {
+		/* Readers the kernel still gave the written size to may READ: keep its bytes. */
+		copy = slot->bytes;
+		len = slot->len;
+		slot->bytes = NULL;
+	}
+	if (slot) {
+		if (!slot->ino && show != RTK_WRITE_SHOW_CACHED)
+			atomic_fetch_add(&w->nviews, 1);
+		else if (slot->ino && show == RTK_WRITE_SHOW_CACHED)
+			atomic_fetch_sub(&w->nviews, 1);
+		free(slot->bytes);
+		slot->ino = show == RTK_WRITE_SHOW_CACHED ? 0 : ino;
+		slot->show = show;
+		slot->bytes = copy;
+		slot->len = len;
+		slot->until_ns = until_ns;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&w->views_lock);
+	free(copy);
 }
 
-static void file_free(struct rtk_write_file *f)
+enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **bytes,
+				    size_t *len)
 {
-	rtk_buf_release(&f->buf);
-	free(f);
+	enum rtk_write_show show = RTK_WRITE_SHOW_CACHED;
+	struct view *v = NULL;
+	size_t i;
+
+	if (!atomic_load(&w->nviews))
+		return show;
+	pthread_mutex_lock(&w->views_lock);
+	for (i = 0; i < VIEWS_MAX && !v; i++)
+		if (w->views[i].ino == ino)
+			v = &w->views[i];
+	if (v && rtk_clock_now(&w->cfg.clock) >= v->until_ns) {
+		free(v->bytes);
+		v->bytes = NULL;
+		v->ino = 0;
+		atomic_fetch_sub(&w->nviews, 1);
+	} else if (v) {
+		show = v->show;
+		*len = v->bytes ? v->len : 0;
+		if (bytes && v->bytes) {
+			*bytes = malloc(v->len ? v->len : 1);
+			if (*bytes)
+				memcpy(*bytes, v->bytes, v->len);
+			else
+				show = RTK_WRITE_SHOW_CACHED;
+		}
+	}
+	pthread_mutex_unlock(&w->views_lock);
+	return show;
 }
 
-int rtk_write_open(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index, int flags,
-		   const struct rtk_op *op, struct rtk_write_file **out)
+int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index)
 {
-	const struct rtk_obj *o;
-	struct rtk_write_file *f;
-	struct rtk_held *h;
-	struct rtk_ids ids;
-	const char *bytes;
-	size_t len;
-	int err;
-
-	*out = NULL;
-	if (dir->kind != RTK_N_WEBHOOK ||
-	    !rtk_path_field_is_writable(RTK_K_WEBHOOK, (enum rtk_field)index))
-		return -EACCES;
-	rtk_ino_ids(dir, &ids);
-	err = rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &o);
-	if (err)
-		return err;
-	f = file_new(false, dir);
-	if (!f) {
-		rtk_held_unref(h);
-		return -ENOMEM;
-	}
-	f->field = (enum rtk_field)index;
-	if (flags & O_TRUNC) {
-		f->truncated = true; /* ": > file" with nothing written sets an empty value */
-	} else {
-		bytes = rtk_obj_field(o, f->field, &len);
-		if (bytes && rtk_buf_append(&f->buf, bytes, len) != 0)
-			err = -ENOMEM;
-	}
-	rtk_held_unref(h);
-	if (err) {
-		file_free(f);
-		return err;
-	}
-	*out = f;
+	if (dir->kind == RTK_N_CTL_DIR || index >= RTK_F__N)
+		return -EPERM;
+	if (dir->kind != RTK_N_WEBHOOK || !rtk_write_cap(index))
+		return -EACCES; /* read-only, as its mode says */
+	view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_EMPTY, NULL, 0,
+		 rtk_clock_now(&w->cfg.clock) + EMPTIED_NS);
 	return 0;
 }
 
-int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
-		     const struct rtk_op *op, struct rtk_attr *attr, struct rtk_write_file **out)
+/* ---- field files ---- */
+
+/* The value a write at off makes: a new one at 0, else the continuation of prev or cur. */
+static int next_value(const struct rtk_buf *prev, const char *cur, size_t cur_len,
+		      const char *buf, size_t len, uint64_t off, struct rtk_buf *out)
 {
-	struct rtk_write_file *f;
-	struct pending *pd;
+	int err = 0;
+
+	if (off == 0)
+		;
+	else if (prev && off == prev->len)
+		err = rtk_buf_append(out, prev->data, prev->len);
+	else if (cur && off == cur_len) /* O_APPEND: after the server's bytes */
+		err = rtk_buf_append(out, cur, cur_len);
+	else
+		return -EINVAL;
+	return err ? err : rtk_buf_append(out, buf, len);
+}
+
+/*
+ * The request body for value val of field f of webhook cur: 0 (body filled), 1 (nothing to
+ * send: unchanged, or an incomplete webhook.json), -EINVAL with why filled.
+ */
+static int value_body(enum rtk_field f, const struct rtk_buf *val, const struct rtk_obj *cur,
+		      struct rtk_buf *body, char *why, size_t whysz)
+{
+	const char *v = val->data ? val->data : "", *now;
+	struct rtk_buf same;
+	size_t now_len;
+	int err;
+
+	if (f != RTK_F_JSON) {
+		if (memchr(v, '\0', val->len)) {
+			snprintf(why, whysz, "a value cannot hold a NUL byte");
+			return -EINVAL;
+		}
+		return rtk_value_patch_body(f, v, val->len, cur, body, why, whysz);
+	}
+	switch (rtk_jsondoc_state(v, val->len)) {
+	case RTK_JSONDOC_INCOMPLETE:
+		return 1; /* held until the write that completes it */
+	case RTK_JSONDOC_INVALID:
+		snprintf(why, whysz, "webhook.json is not valid JSON");
+		return -EINVAL;
+	default:
+		break;
+	}
+	err = rtk_value_put_body(v, val->len, body, why, whysz);
+	if (err)
+		return err;
+	/* Unchanged: the same body as the server's own webhook.json would make. */
+	now = rtk_obj_field(cur, RTK_F_JSON, &now_len);
+	rtk_buf_init(&same, RTK_WRITE_MAX * 2);
+	if (now && rtk_value_put_body(now, now_len, &same, NULL, 0) == 0 &&
+	    same.len == body->len && memcmp(same.data, body->data, body->len) == 0)
+		err = 1;
+	rtk_buf_release(&same);
+	return err;
+}
+
+/* Validate and send value val of field f of webhook dir (its stripe locked). */
+static int send_value(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk_field f,
+		      const struct rtk_buf *val, const struct rtk_obj *cur,
+		      const struct rtk_op *op)
+{
+	char path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX], why[160] = "";
+	struct wreq rq = {.method = f == RTK_F_JSON ? "PUT" : "PATCH", .path = path, .key = key};
+	struct rtk_buf body;
+	struct rtk_ids ids;
+	int err;
+
+	rtk_ino_ids(dir, &ids);
+	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
+	if (err)
+		return err;
+	rq.id = ids.webhook;
+	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
+	rq.body = &body;
+	err = value_body(f, val, cur, &body, why, sizeof(why));
+	if (err == 1)
+		err = 0; /* unchanged, or held */
+	else if (err == -EINVAL)
+		record_error(w, rq.method, path, NULL, err, why[0] ? why : "invalid value");
+	else if (!err)
+		err = send_write(w, &rq, op);
+	rtk_buf_release(&body);
+	return err;
+}
+
+/* After a write of val: readers see val while the kernel may hold it, if the server's differs. */
+static void show_written(struct rtk_write *w, struct rtk_ino_node *dir, enum rtk_field f,
+			 const struct rtk_buf *val, const struct rtk_op *op)
+{
+	uint64_t ino = rtk_ino_file(dir, f);
 	const struct rtk_obj *o;
+	const char *now = NULL;
+	struct rtk_held *h;
+	struct rtk_ids ids;
+	size_t now_len = 0;
+	unsigned i;
+	bool same;
+
+	/* The other files of the webhook changed too: they show the server's bytes now. */
+	for (i = 0; i < RTK_F__N; i++)
+		if (i != f)
+			view_set(w, rtk_ino_file(dir, i), RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
+	rtk_ino_ids(dir, &ids);
+	if (rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &o) == 0)
+		now = rtk_obj_field(o, f, &now_len);
+	same = now && now_len == val->len && memcmp(now, val->data ? val->data : "", now_len) == 0;
+	if (same)
+		view_set(w, ino, RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
+	else
+		view_set(w, ino, RTK_WRITE_SHOW_WRITTEN, val->data ? val->data : "", val->len,
+			 rtk_clock_now(&w->cfg.clock) + WRITTEN_NS);
+	if (now)
+		rtk_held_unref(h);
+}
+
+/* The stripe of dir is locked: make the value, send it, remember it. */
+static int field_write_locked(struct rtk_write *w, struct stripe *s, struct rtk_ino_node *dir,
+			      enum rtk_field f, const char *buf, size_t len, uint64_t off,
+			      const struct rtk_op *op)
+{
+	uint64_t ino = rtk_ino_file(dir, f);
+	struct wstate *st = state_of(s, ino, false);
+	const struct rtk_obj *cur;
+	const char *bytes;
+	struct rtk_held *h;
+	struct rtk_buf val;
+	struct rtk_ids ids;
+	size_t cur_len = 0;
+	int err;
+
+	rtk_ino_ids(dir, &ids);
+	err = rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &cur);
+	if (err)
+		return err;
+	bytes = rtk_obj_field(cur, f, &cur_len);
+	rtk_buf_init(&val, rtk_write_cap(f));
+	err = next_value(st ? &st->val : NULL, bytes, cur_len, buf, len, off, &val);
+	if (err == -EINVAL || err == -EFBIG) {
+		char why[96], path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX];
+
+		if (err == -EINVAL)
+			snprintf(why, sizeof(why), "a write at offset %llu: a value is written "
+				 "from 0 or appended", (unsigned long long)off);
+		else
+			snprintf(why, sizeof(why), "the value passes %zu bytes", rtk_write_cap(f));
+		if (webhook_paths(&ids, path, sizeof(path), key, sizeof(key)) == 0)
+			record_error(w, f == RTK_F_JSON ? "PUT" : "PATCH", path, NULL, err, why);
+	} else if (!err) {
+		err = send_value(w, dir, f, &val, cur, op);
+	}
+	rtk_held_unref(h);
+	if (!err) {
+		show_written(w, dir, f, &val, op);
+		st = state_of(s, ino, true);
+		rtk_buf_reset(&st->val);
+		err = rtk_buf_append(&st->val, val.data, val.len);
+	}
+	rtk_buf_release(&val);
+	return err;
+}
+
+int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index,
+		    const char *buf, size_t len, uint64_t off, const struct rtk_op *op)
+{
+	struct stripe *s;
+	int err;
+
+	if (dir->kind != RTK_N_WEBHOOK || !rtk_path_field_is_writable(RTK_K_WEBHOOK, index) ||
+	    !rtk_write_cap(index))
+		return -EACCES;
+	s = stripe_of(w, dir);
+	pthread_mutex_lock(&s->lock);
+	err = field_write_locked(w, s, dir, (enum rtk_field)index, buf, len, off, op);
+	if (err < 0) /* refused: readers see the server's value again, before write() returns */
+		view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
+	pthread_mutex_unlock(&s->lock);
+	/*
+	 * The kernel holds the writer's bytes (write-through) and sizes made from them: drop
+	 * them, so readers see the server's answer, or the old value after a failure.
+	 */
+	rtk_ino_inval_object(&w->cfg.hooks, dir);
+	return err < 0 ? err : (int)len;
+}
+
+/* ---- created files ---- */
+
+static void note_created(struct rtk_write *w, struct rtk_obj *created, const char *key)
+{
+	rtk_ctl_record_created(w->cfg.ctl, rtk_obj_id(created, NULL));
+	rtk_info("created webhook '%s' in '%s'", rtk_obj_id(created, NULL), key);
+	rtk_obj_unref(created);
+}
+
+/* Record why a new file in webhooks directory parent came to nothing. */
+static void record_new_error(struct rtk_write *w, const struct rtk_ino_node *parent, int err,
+			     const char *why)
+{
+	char key[RTK_COLL_KEY_MAX];
+	struct rtk_ids ids;
+
+	rtk_ino_ids(parent, &ids);
+	if (rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key)) == 0)
+		record_error(w, "POST", key, NULL, err, why);
+}
+
+/* The pending file is done (sent, or never to be): gone for readers, kept a while for the
+ * writer's trailing white space. pend_io held. */
+static void pending_done(struct rtk_write *w, struct pending *pd)
+{
+	const struct rtk_ino_hooks *hk = &w->cfg.hooks;
+
+	pthread_mutex_lock(&w->lock);
+	pd->done = true;
+	pthread_mutex_unlock(&w->lock);
+	if (hk->inval_entry)
+		hk->inval_entry(hk->ctx, pd->parent->ino, pd->name);
+	rtk_ino_inval_collection(hk, pd->parent);
+}
+
+/* Forget pending files idle for PENDING_IDLE_NS (pend_io held). */
+static void pending_sweep(struct rtk_write *w, uint64_t now)
+{
+	struct pending **pp, *pd, *gone = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	for (pp = &w->pending; (pd = *pp);) {
+		if (now - pd->used_ns < PENDING_IDLE_NS) {
+			pp = &pd->next;
+			continue;
+		}
+		*pp = pd->next;
+		w->npending--;
+		pd->next = gone;
+		gone = pd;
+	}
+	pthread_mutex_unlock(&w->lock);
+	while ((pd = gone)) {
+		gone = pd->next;
+		if (!pd->done) {
+			if (pd->buf.len)
+				record_new_error(w, pd->parent, -EINVAL,
+						 "the JSON document was never completed");
+			pending_done(w, pd);
+		}
+		rtk_buf_release(&pd->buf);
+		free(pd);
+	}
+}
+
+int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
+		     const struct rtk_op *op, struct rtk_attr *attr)
+{
+	const struct rtk_obj *o;
+	struct pending *pd;
 	struct rtk_held *h;
 	struct rtk_ids ids;
 	int err;
 
-	*out = NULL;
 	if (parent->kind != RTK_N_WEBHOOKS)
 		return -EPERM;
 	if (strlen(name) > PENDING_NAME_MAX)
@@ -332,195 +746,120 @@ int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const cha
 	rtk_held_unref(h);
 	if (o)
 		return -EEXIST;
-
-	f = file_new(true, parent);
 	pd = calloc(1, sizeof(*pd));
-	if (!f || !pd) {
-		free(pd);
-		if (f)
-			file_free(f);
+	if (!pd)
 		return -ENOMEM;
-	}
 	snprintf(pd->name, sizeof(pd->name), "%s", name);
 	pd->parent = parent;
-	pd->file = f;
-	f->pending = pd;
+	rtk_buf_init(&pd->buf, RTK_WRITE_MAX);
+	pthread_mutex_lock(&w->pend_io);
+	pd->used_ns = rtk_clock_now(&w->cfg.clock);
+	pending_sweep(w, pd->used_ns);
 	err = pending_add(w, pd);
+	pthread_mutex_unlock(&w->pend_io);
 	if (err) {
-		file_free(f);
 		free(pd);
 		return err;
 	}
-	rtk_write_pending_attr(w, pd->ino, NULL, NULL, attr);
-	*out = f;
-	return 0;
+	return rtk_write_pending_attr(w, pd->ino, NULL, NULL, attr);
 }
 
-int rtk_write_put(struct rtk_write_file *f, const char *buf, size_t len, uint64_t off)
+/* pd holds a complete document: POST it (pend_io held). */
+static int post_new(struct rtk_write *w, struct pending *pd, const struct rtk_op *op)
 {
-	static const char zeros[256];
-	int err;
-
-	if (off > RTK_WRITE_MAX || len > RTK_WRITE_MAX - off)
-		return -EFBIG;
-	while (f->buf.len < off) {
-		size_t n = off - f->buf.len < sizeof(zeros) ? off - f->buf.len : sizeof(zeros);
-
-		err = rtk_buf_append(&f->buf, zeros, n);
-		if (err)
-			return err;
-	}
-	if (off < f->buf.len) {
-		size_t over = f->buf.len - off < len ? f->buf.len - off : len;
-
-		memcpy(f->buf.data + off, buf, over);
-		err = rtk_buf_append(&f->buf, buf + over, len - over);
-	} else {
-		err = rtk_buf_append(&f->buf, buf, len);
-	}
-	if (err)
-		return err;
-	f->dirty = true;
-	return (int)len;
-}
-
-int rtk_write_truncate(struct rtk_write_file *f, uint64_t size)
-{
-	if (size > RTK_WRITE_MAX)
-		return -EFBIG;
-	if (size < f->buf.len) {
-		f->buf.len = size;
-		if (f->buf.data)
-			f->buf.data[size] = '\0';
-	} else if (size > f->buf.len) {
-		int err = rtk_write_put(f, "", 0, size);
-
-		if (err < 0)
-			return err;
-	}
-	f->dirty = true;
-	return 0;
-}
-
-/* ---- flushing ---- */
-
-static int flush_field(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
-{
-	char path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX], why[160] = "";
-	const char *method = f->field == RTK_F_JSON ? "PUT" : "PATCH";
-	const char *val = f->buf.data ? f->buf.data : "";
-	const struct rtk_obj *cur;
-	struct rtk_buf body;
-	struct rtk_held *h;
-	struct rtk_ids ids;
-	int err;
-
-	rtk_ino_ids(f->dir, &ids);
-	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
-	if (err)
-		return err;
-	err = rtk_coll_get_object(w->cfg.coll, RTK_K_WEBHOOK, &ids, op, &h, &cur);
-	if (err)
-		return err;
-	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
-	if (f->field == RTK_F_JSON)
-		err = rtk_value_put_body(val, f->buf.len, &body, why, sizeof(why));
-	else
-		err = rtk_value_patch_body(f->field, val, f->buf.len, cur, &body, why,
-					   sizeof(why));
-	rtk_held_unref(h);
-	if (err == 1) {
-		err = 0; /* unchanged: nothing to send */
-	} else if (err) {
-		err = err == -EFBIG ? -EINVAL : err;
-		record_error(w, method, path, NULL, err, why[0] ? why : "invalid value");
-	} else {
-		err = send_write(w, method, path, key, &body, NULL, op, NULL);
-	}
-	rtk_buf_release(&body);
-	/* What the writer's page cache holds is not what the server holds: drop it. */
-	rtk_ino_inval_object(&w->cfg.hooks, f->dir);
-	return err;
-}
-
-static void note_created(struct rtk_write *w, struct rtk_obj *created, const char *key)
-{
-	rtk_ctl_record_created(w->cfg.ctl, rtk_obj_id(created, NULL));
-	rtk_info("created webhook '%s' in '%s'", rtk_obj_id(created, NULL), key);
-	rtk_obj_unref(created);
-}
-
-static int flush_new(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
-{
-	const struct rtk_ino_hooks *hk = &w->cfg.hooks;
 	char key[RTK_COLL_KEY_MAX], why[160] = "";
 	struct rtk_obj *created = NULL;
+	struct wreq rq = {.method = "POST", .path = key, .key = key, .created = &created};
 	struct rtk_buf body;
 	struct rtk_ids ids;
 	int err;
 
-	rtk_ino_ids(f->dir, &ids);
+	rtk_ino_ids(pd->parent, &ids);
 	rtk_buf_init(&body, RTK_WRITE_MAX * 2);
+	rq.body = &body;
 	err = rtk_coll_key(RTK_K_WEBHOOK, &ids, key, sizeof(key));
 	if (!err)
-		err = rtk_value_put_body(f->buf.data ? f->buf.data : "", f->buf.len, &body, why,
-					 sizeof(why));
-	if (err) {
-		err = err == -EFBIG ? -EINVAL : err;
+		err = rtk_value_put_body(pd->buf.data, pd->buf.len, &body, why, sizeof(why));
+	if (err)
 		record_error(w, "POST", key, NULL, err, why[0] ? why : "invalid webhook");
-	} else {
-		err = send_write(w, "POST", key, key, &body, NULL, op, &created);
-	}
+	else
+		err = send_write(w, &rq, op);
 	rtk_buf_release(&body);
 	if (created)
 		note_created(w, created, key);
-	/* The file is gone whatever happened: it became a webhook, or nothing. */
-	pending_remove(w, f->pending);
-	if (hk->inval_entry)
-		hk->inval_entry(hk->ctx, f->dir->ino, f->pending->name);
-	rtk_ino_inval_collection(hk, f->dir);
-	free(f->pending);
-	f->pending = NULL;
 	return err;
 }
 
-int rtk_write_flush(struct rtk_write *w, struct rtk_write_file *f, const struct rtk_op *op)
+/* len bytes at off to pd (pend_io held): 0 (held or sent), 1 (not JSON: -EINVAL), -errno. */
+static int put_locked(struct rtk_write *w, struct pending *pd, const char *buf, size_t len,
+		      uint64_t off, const struct rtk_op *op)
 {
-	if (!f->dirty)
+	size_t i;
+	int err;
+
+	if (pd->done) { /* the document went out (or was refused): white space only */
+		for (i = 0; i < len && strchr(" \t\r\n", buf[i]) && buf[i]; i++)
+			;
+		return i == len ? 0 : 1;
+	}
+	if (off != pd->buf.len)
+		return -EINVAL;
+	pthread_mutex_lock(&w->lock);
+	err = rtk_buf_append(&pd->buf, buf, len);
+	pthread_mutex_unlock(&w->lock);
+	if (err)
+		return err;
+	switch (rtk_jsondoc_state(pd->buf.data, pd->buf.len)) {
+	case RTK_JSONDOC_INCOMPLETE:
 		return 0;
-	f->dirty = false;
-	f->truncated = false;
-	if (!f->is_new)
-		return flush_field(w, f, op);
-	return f->pending ? flush_new(w, f, op) : 0;
+	case RTK_JSONDOC_INVALID:
+		pending_done(w, pd); /* nothing is left behind */
+		return 1;
+	default:
+		break;
+	}
+	err = post_new(w, pd, op);
+	pending_done(w, pd); /* it became a webhook, or nothing: either way, gone */
+	return err;
 }
 
-void rtk_write_release(struct rtk_write *w, struct rtk_write_file *f)
+int rtk_write_pending_put(struct rtk_write *w, uint64_t ino, const char *buf, size_t len,
+			  uint64_t off, const struct rtk_op *op)
 {
-	if (!f)
-		return;
-	if (!f->is_new && (f->dirty || f->truncated)) {
-		/* Truncated and never written (": > events"), or written and never flushed:
-		 * send it now; nobody is left to hear the result but the log. */
-		struct rtk_op op = {
-			.deadline_ns = rtk_clock_mono_ns() +
-				       (w->cfg.timeout_ns ? w->cfg.timeout_ns : 15 * RTK_NS_PER_SEC),
-		};
+	struct pending *pd;
+	int err;
 
-		f->dirty = true;
-		rtk_write_flush(w, f, &op);
+	pthread_mutex_lock(&w->pend_io);
+	pd = pending_find(w, ino);
+	if (!pd) {
+		pthread_mutex_unlock(&w->pend_io);
+		return -ENOENT;
 	}
-	if (f->pending) { /* never flushed: leave nothing behind */
-		pending_remove(w, f->pending);
-		free(f->pending);
+	pd->used_ns = rtk_clock_now(&w->cfg.clock);
+	if (off > RTK_WRITE_MAX || len > RTK_WRITE_MAX - off) {
+		err = -EFBIG;
+		record_new_error(w, pd->parent, err, "the document passes 64 KiB");
+		if (!pd->done)
+			pending_done(w, pd);
+	} else {
+		err = put_locked(w, pd, buf, len, off, op);
+		if (err == 1) {
+			err = -EINVAL;
+			record_new_error(w, pd->parent, err, "not a JSON document");
+		}
 	}
-	file_free(f);
+	pthread_mutex_unlock(&w->pend_io);
+	return err < 0 ? err : (int)len;
 }
+
+/* ---- rmdir ---- */
 
 int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char *name,
 		    const struct rtk_op *op)
 {
 	char path[RTK_COLL_KEY_MAX + 3 * RTK_ID_MAX + 2], key[RTK_COLL_KEY_MAX];
+	struct wreq rq = {.method = "DELETE", .path = path, .key = key, .id = name};
+	struct rtk_ino_node *dir;
 	const struct rtk_obj *o;
 	struct rtk_held *h;
 	struct rtk_ids ids;
@@ -539,8 +878,13 @@ int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char
 	err = webhook_paths(&ids, path, sizeof(path), key, sizeof(key));
 	if (err)
 		return err;
-	err = send_write(w, "DELETE", path, key, NULL, name, op, NULL);
-	rtk_ino_inval_object(&w->cfg.hooks, rtk_ino_find(w->cfg.ino, parent, name));
+	dir = rtk_ino_find(w->cfg.ino, parent, name);
+	if (dir)
+		pthread_mutex_lock(&stripe_of(w, dir)->lock);
+	err = send_write(w, &rq, op);
+	if (dir)
+		pthread_mutex_unlock(&stripe_of(w, dir)->lock);
+	rtk_ino_inval_object(&w->cfg.hooks, dir);
 	rtk_ino_inval_collection(&w->cfg.hooks, parent);
 	if (!err)
 		rtk_info("deleted webhook '%s'", path);

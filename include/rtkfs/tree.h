@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "rtkfs/attr.h"
+#include "rtkfs/clock.h"
 #include "rtkfs/ino.h"
 #include "rtkfs/op.h"
 
@@ -35,9 +36,10 @@ struct rtk_tree_config {
 	bool ro;                     /* nothing writable (modes lose their w bits) */
 	size_t max_body;             /* response bytes accepted (0: 16 MiB) */
 	unsigned prefetch;           /* read-ahead threads (0: no read-ahead) */
-	uint64_t timeout_ns;         /* deadline of background fetches and release-time writes */
+	uint64_t timeout_ns;         /* deadline of background fetches */
 	struct rtk_ino_hooks hooks;  /* may be all NULL */
 	struct rtk_shared *shared;   /* borrowed: shared with other mounts (shared.h), or NULL */
+	struct rtk_clock clock;      /* how long writes show their own bytes (zeroed: real) */
 };
 
 /* NULL with a reason logged on bad configuration or ENOMEM. */
@@ -84,43 +86,28 @@ int rtk_tree_read(struct rtk_tree *t, uint64_t ino, uint64_t off, size_t size,
 		  const struct rtk_op *op, struct rtk_tree_data *out);
 void rtk_tree_data_release(struct rtk_tree_data *d);
 
-/* A write to .rtkfs/ctl without an open file (no-open mounts): runs the command. */
-int rtk_tree_ctl_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len);
+/*
+ * Bytes written at off to file ino (no open file: every mount answers open with ENOSYS).
+ * A field or a file being created: see write.h (len or -errno, the result of the request it
+ * sent); .rtkfs/ctl: runs the command. -EACCES for a file that cannot be written, -EROFS on
+ * a read-only tree.
+ */
+int rtk_tree_write(struct rtk_tree *t, uint64_t ino, const char *buf, size_t len, uint64_t off,
+		   const struct rtk_op *op);
 
-/* An open file that needs state: a write, a new file, a control file. */
-struct rtk_tree_file;
+/*
+ * A size change of file ino (truncate, ftruncate, open with O_TRUNC): .rtkfs/ctl to 0 is
+ * accepted; a writable field to 0 sends nothing and shows it empty until it is written
+ * (rtk_write_empty); everything else is -EPERM (-EROFS on a read-only tree).
+ */
+int rtk_tree_truncate(struct rtk_tree *t, uint64_t ino, uint64_t size);
 
-/* How the kernel should treat an open file. */
-struct rtk_tree_open {
-	struct rtk_tree_file *file; /* NULL: a plain read, nothing to keep */
-	bool direct_io;             /* bypass the page cache (writes, control files) */
-	bool keep_cache;            /* the page cache may be kept across opens */
-};
-
-/* Open ino with open(2) flags (see write.h for writes; -EROFS on a read-only tree). */
-int rtk_tree_open(struct rtk_tree *t, uint64_t ino, int flags, const struct rtk_op *op,
-		  struct rtk_tree_open *out);
-
-/* Create name in directory parent (only webhooks directories take new files: -EPERM). */
+/*
+ * Create name in directory parent (only webhooks directories take new files: -EPERM): a
+ * pending file, written through rtk_tree_write by its number (see write.h).
+ */
 int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int flags,
-		    const struct rtk_op *op, struct rtk_attr *attr, struct rtk_tree_open *out);
-
-/* Bytes written to an open file at off: len or -errno (a write to ctl runs the command). */
-int rtk_tree_file_write(struct rtk_tree *t, struct rtk_tree_file *f, const char *buf, size_t len,
-			uint64_t off);
-
-/* Cut or extend what an open write holds (ftruncate). */
-int rtk_tree_file_truncate(struct rtk_tree_file *f, uint64_t size);
-
-/* Bytes of a control-file snapshot taken at open (-EBADF for other files). */
-int rtk_tree_file_read(struct rtk_tree_file *f, uint64_t off, size_t size,
-		       struct rtk_tree_data *out);
-
-/* Send what was written (close(2) returns this). */
-int rtk_tree_file_flush(struct rtk_tree *t, struct rtk_tree_file *f, const struct rtk_op *op);
-
-/* Forget the file (after the last close). NULL is a no-op. */
-void rtk_tree_file_release(struct rtk_tree *t, struct rtk_tree_file *f);
+		    const struct rtk_op *op, struct rtk_attr *attr);
 
 /* The kernel forgot nlookup lookups of ino (FORGET): directories it no longer holds, whose
  * object no cached listing holds, are freed (ino.h). */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the seed corpora of the fuzz targets from the fixture bodies, into a build dir.
 #   tests/fuzz/seed.sh [BUILD_DIR]      (default: build-fuzz)
-# Then, for each target (page, object, path, value):
+# Then, for each target (page, object, path, value, jsondoc):
 #   B=build-fuzz/tests/fuzz; $B/fuzz_page -max_total_time=30 -dict=tests/fuzz/json.dict \
 #       $B/corpus/page $B/seeds/page
 # seeds/ is rebuilt on every run; corpus/ (where libFuzzer adds what it finds) is kept.
@@ -15,8 +15,8 @@ bodies="$src/tests/fixtures/bodies"
 demo="$src/tests/fixtures/demo.json"
 
 rm -rf "$out"
-mkdir -p "$out/page" "$out/object" "$out/path" "$out/value"
-for d in page object path value; do
+mkdir -p "$out/page" "$out/object" "$out/path" "$out/value" "$out/jsondoc"
+for d in page object path value jsondoc; do
 	mkdir -p "$build/tests/fuzz/corpus/$d"
 done
 
@@ -102,6 +102,14 @@ value_seed 001 'a\0b\n' name-nul
 value_seed 004 'meeting.started\0\n' events-nul
 value_seed 007 '{"name":"a\\u0000b","url":"https://x.example","events":[]}' put-nul
 
-for d in page object path value; do
+# jsondoc: JSON documents whole, cut short, and wrong (the scanner against the parser).
+for f in "$bodies"/*.json; do
+	cp "$f" "$out/jsondoc/$(basename "$f")"
+	head -c 40 "$f" > "$out/jsondoc/cut-$(basename "$f")"
+done
+printf '{"a": [1, 2.5e3, -0, true, null, "x\\u0041"]}' > "$out/jsondoc/all-kinds"
+printf '{"a": 01}' > "$out/jsondoc/bad-number"
+
+for d in page object path value jsondoc; do
 	printf '%s: %s seeds\n' "$d" "$(ls "$out/$d" | wc -l)"
 done

@@ -100,9 +100,9 @@ def test_token_never_shows_after_a_failed_write(api, mount):
     api.add_fault("status", method="PATCH", path=rf"/{hook['id']}$", status=400,
                   body=echo_token_body(400))
     url = m / f"accounts/{A}/apps/{app}/webhooks/{hook['id']}/url"
-    # Python reports the error close() returns (a shell's redirection ignores it).
-    p = run([sys.executable, "-c", "import sys\nwith open(sys.argv[1], 'w') as f:\n"
-             "    f.write('https://changed.example.com/\\n')", str(url)])
+    # write() reports the error (one write: a buffered file retries its flush at close).
+    p = run([sys.executable, "-c", "import os, sys\nfd = os.open(sys.argv[1], os.O_WRONLY)\n"
+             "os.write(fd, b'https://changed.example.com/\\n')", str(url)])
     assert p.returncode != 0
     assert api.count("PATCH") == 1
     status, stats = read(m / ".rtkfs/status"), read(m / ".rtkfs/stats.json")

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""The write path (DESIGN §6, issue 4): field files, webhook.json, create, rmdir, refusals.
+"""The write path (DESIGN §6, issue 10): field files, webhook.json, create, rmdir, refusals.
 
 Every test asserts the exact request the fake API saw (method, path, body), what `cat`
-shows afterwards and what the fake API holds. close() errors are observed with Python's
-os.close() or external commands: shell builtins ignore them.
+shows afterwards and what the fake API holds. Each write() takes effect when it is made and
+returns its result (close() sends nothing): errors are observed from write().
 """
 import errno
 import json
@@ -32,6 +32,8 @@ W3 = "88718c96-6f3d-48f7-b4b1-b64633be40f5"    # "Attendance"
 LIST_WEBHOOKS = r"/accounts/[^/]+/realtime/kit/[^/]+/webhooks"
 FIELDS = ("id", "name", "url", "enabled", "events", "created_at", "updated_at")
 READ_WRITE = ("name", "url", "enabled", "events")
+WRITTEN_WINDOW = 0.1    # s: how long a write shows its own spelling (SEMANTICS.md)
+EMPTIED_WINDOW = 1.0    # s: how long a truncated, unwritten file reads empty
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -127,13 +129,18 @@ def direct_get(api, w=W, a=A, p=P):
 
 def shows_what_api_holds(m, api, w=W, a=A, p=P):
     """Every file of the webhook shows what the fake API holds for it now (its store and
-    a direct GET agree)."""
+    a direct GET agree). A file just written in another spelling than the server's shows
+    the written bytes for at most WRITTEN_WINDOW, one truncated and not written reads empty
+    for at most EMPTIED_WINDOW (SEMANTICS.md), hence the wait."""
     hook = api.webhook(a, p, w)
     assert hook is not None
     assert direct_get(api, w, a, p) == hook
-    for field in FIELDS:
-        assert cat(m, f"{hdir(w, a, p)}/{field}") == render(hook[field]), field
-    assert cat(m, f"{hdir(w, a, p)}/webhook.json") == pretty(hook)
+    want = {f: render(hook[f]) for f in FIELDS}
+    want["webhook.json"] = pretty(hook)
+    wait_for(lambda: all(cat(m, f"{hdir(w, a, p)}/{f}") == v for f, v in want.items()),
+             timeout=EMPTIED_WINDOW * 2)
+    for field, value in want.items():
+        assert cat(m, f"{hdir(w, a, p)}/{field}") == value, field
     return hook
 
 
@@ -175,8 +182,12 @@ def test_field_write_sends_one_patch(api, mount, field, text, value):
     after = api.webhook(A, P, W)
     assert after[field] == value
     assert after["updated_at"] > before["updated_at"]
-    # The cache holds what the server returned: shown at once, without asking again.
-    assert cat(m, f"{hdir()}/{field}") == render(value)
+    # The cache holds what the server returned: shown at once (or, when the server's
+    # spelling differs, after the written bytes for at most WRITTEN_WINDOW), without
+    # asking again.
+    assert cat(m, f"{hdir()}/{field}") in (render(value), text)
+    assert wait_for(lambda: cat(m, f"{hdir()}/{field}") == render(value),
+                    timeout=WRITTEN_WINDOW * 5)
     assert cat(m, f"{hdir()}/updated_at") == render(after["updated_at"])
     assert cat(m, f"{hdir()}/webhook.json") == pretty(after)
     assert abs(os.stat(m / f"{hdir()}/{field}").st_mtime - epoch(after["updated_at"])) < 0.002
@@ -220,7 +231,7 @@ def test_shell_tools_write_fields(api, mount):
 
 
 def test_every_reader_sees_the_write_at_once(api, mount):
-    """Right after close() returns, a new open and an fd opened before the write both read
+    """Right after write() returns, a new open and an fd opened before the write both read
     the new value: the kernel's page cache and attributes do not hold the old one."""
     m = mount(api, options={"ttl": 60})
     warm(m)
@@ -272,32 +283,45 @@ def test_truncate_then_write(api, mount):
         os.close(fd)
     assert sent(api) == [("PATCH", api_path(W), {"name": "Short"})]
     assert cat(m, f"{hdir()}/name") == "Short\n"
-    # Without truncation, writing at offset 0 overwrites the start of the current value.
+    # Without truncation, a write at offset 0 starts a new value (each write is a value).
     api.clear_log()
     fd = os.open(m / f"{hdir()}/name", os.O_WRONLY)
     try:
         os.write(fd, b"Sh")
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, b"Wh")
+        # Any offset but 0 or the end of the value so far is EINVAL, and sends nothing.
+        os.lseek(fd, 1, os.SEEK_SET)
+        with pytest.raises(OSError) as e:
+            os.write(fd, b"x")
+        assert e.value.errno == errno.EINVAL
     finally:
         os.close(fd)
-    assert sent(api) == [("PATCH", api_path(W), {"name": "Whort"})]
+    assert sent(api) == [("PATCH", api_path(W), {"name": "Sh"}),
+                         ("PATCH", api_path(W), {"name": "Wh"})]
     shows_what_api_holds(m, api)
 
 
-def test_several_writes_in_one_open_are_one_patch(api, mount):
+def test_several_writes_in_one_open_each_take_effect(api, mount):
+    """Writes at consecutive offsets extend the value; each write that leaves a valid,
+    changed value sends one PATCH of the whole value (SEMANTICS.md)."""
     m = mount(api)
     warm(m)
     api.clear_log()
-    text = "meeting.started\nmeeting.participantJoined\nmeeting.ended\n"
-    assert write(m / f"{hdir()}/events", text, chunks=[3, 10, 1, 20, 100]) == 0
-    assert sent(api) == [("PATCH", api_path(W), {
-        "events": ["meeting.started", "meeting.participantJoined", "meeting.ended"]})]
-    # A long URL written a byte at a time.
+    lines = ["meeting.started\n", "meeting.participantJoined\n", "meeting.ended\n"]
+    assert write(m / f"{hdir()}/events", "".join(lines), chunks=[len(x) for x in lines]) == 0
+    assert sent(api) == [
+        ("PATCH", api_path(W), {"events": ["meeting.started"]}),
+        ("PATCH", api_path(W), {"events": ["meeting.started", "meeting.participantJoined"]}),
+        ("PATCH", api_path(W), {
+            "events": ["meeting.started", "meeting.participantJoined", "meeting.ended"]})]
+    # A value cut mid-word is not valid: the write that leaves it so is EINVAL, and nothing
+    # invalid is sent.
     api.clear_log()
     url = "https://hooks.example.com/" + "a" * 300
-    assert write(m / f"{hdir()}/url", url + "\n", chunks=[1] * (len(url) + 1)) == 0
-    assert sent(api) == [("PATCH", api_path(W), {"url": url})]
+    assert write(m / f"{hdir()}/url", url + "\n", chunks=[1] * (len(url) + 1)) == errno.EINVAL
+    assert write(m / f"{hdir()}/events", "meeting.started\n", chunks=[3, 100]) == errno.EINVAL
+    assert writes(api) == []
     shows_what_api_holds(m, api)
 
 
@@ -311,7 +335,8 @@ def test_append_adds_an_event(api, mount):
     assert sent(api) == [("PATCH", api_path(W), {
         "events": ["recording.statusUpdate", "meeting.ended"]})]
     assert cat(m, f"{hdir()}/events") == "recording.statusUpdate\nmeeting.ended\n"
-    # O_APPEND from Python, twice in one open; an event already there is folded.
+    # O_APPEND from Python, twice in one open; an event already there is folded, so the
+    # second write changes nothing and sends nothing.
     api.clear_log()
     assert write(m / f"{hdir()}/events", "meeting.started\nrecording.statusUpdate\n",
                  flags=os.O_WRONLY | os.O_APPEND, chunks=[16, 100]) == 0
@@ -321,20 +346,36 @@ def test_append_adds_an_event(api, mount):
     assert hook["events"] == ["recording.statusUpdate", "meeting.ended", "meeting.started"]
 
 
-def test_truncate_to_empty_sets_no_events(api, mount):
-    """`: > events` writes nothing but truncates. A shell closes a dup'd descriptor before
-    it writes, so a flush with nothing written cannot send; the empty value is sent when the
-    file is released (SEMANTICS.md), and its result only logged."""
+@pytest.mark.parametrize("field", ["events", "enabled", "name", "url", "webhook.json"])
+def test_truncate_with_nothing_written_changes_nothing(api, mount, field):
+    """`: > events` truncates and writes nothing: nothing is sent and nothing changes (the
+    file reads empty until written, for at most a second). `echo > events` clears events."""
+    m = mount(api)
+    hook = api.webhook(A, P, W)
+    warm(m)
+    api.clear_log()
+    out = run(["bash", "-c", f": > '{m / hdir()}/{field}'"])
+    assert out.returncode == 0, out.stderr
+    assert write(m / f"{hdir()}/{field}", b"") == 0
+    assert writes(api) == []
+    assert api.webhook(A, P, W) == hook
+    assert wait_for(lambda: cat(m, f"{hdir()}/{field}") != "", timeout=3)
+    shows_what_api_holds(m, api)
+    assert "last write error: none" in ctl(m, "status")
+
+
+def test_echo_newline_clears_events(api, mount):
     m = mount(api)
     warm(m)
     api.clear_log()
-    assert write(m / f"{hdir()}/events", b"") == 0
-    assert wait_for(lambda: len(writes(api)) == 1)
+    out = run(["bash", "-c", f"echo > '{m / hdir()}/events'"])
+    assert out.returncode == 0, out.stderr
     assert [(r["method"], r["path"], r["body"], r["status"]) for r in writes(api)] == [
         ("PATCH", api_path(W), {"events": []}, 200)]
     assert api.webhook(A, P, W)["events"] == []
-    assert wait_for(lambda: cat(m, f"{hdir()}/events") == "")
-    assert os.stat(m / f"{hdir()}/events").st_size == 0
+    assert cat(m, f"{hdir()}/events") in ("", "\n")
+    assert wait_for(lambda: cat(m, f"{hdir()}/events") == "", timeout=WRITTEN_WINDOW * 5)
+    shows_what_api_holds(m, api)
 
 
 def test_shell_redirection_sends_one_request(api, mount):
@@ -347,21 +388,6 @@ def test_shell_redirection_sends_one_request(api, mount):
     assert out.returncode == 0, out.stderr
     assert [(r["method"], r["body"]) for r in writes(api)] == [
         ("PATCH", {"events": ["meeting.summary"]})]
-
-
-@pytest.mark.parametrize("field", ["enabled", "name", "url"])
-def test_truncate_to_empty_is_refused_at_release(api, mount, field):
-    """`: > enabled` is an empty value: invalid, so nothing is sent; the reason is logged and
-    shown as the last write error."""
-    m = mount(api)
-    hook = api.webhook(A, P, W)
-    warm(m)
-    api.clear_log()
-    assert write(m / f"{hdir()}/{field}", b"") == 0
-    assert wait_for(lambda: W in (m / ".rtkfs/status").read_text().split("last write error:")[1])
-    assert writes(api) == []
-    assert api.webhook(A, P, W) == hook
-    shows_what_api_holds(m, api)
 
 
 def test_invalid_values_are_refused_locally(api, mount):
@@ -391,7 +417,7 @@ def test_invalid_values_are_refused_locally(api, mount):
     assert "none" not in status.split("last write error: ")[1].splitlines()[0]
     stats = json.loads(ctl(m, "stats.json"))
     assert stats["last_write_error"]["message"]
-    # /bin/echo sees the error of close() too (exit status 1).
+    # /bin/echo sees the error of write() too (exit status 1).
     out = run(["sh", "-c", f"/bin/echo maybe > '{m / hdir()}/enabled'"])
     assert out.returncode != 0
     assert "Invalid argument" in out.stderr
@@ -426,7 +452,8 @@ def test_webhook_json_put(api, mount):
     after = api.webhook(A, P, W)
     assert after["name"] == "Replaced" and after["enabled"] is False
     assert after["updated_at"] > doc["updated_at"]
-    assert cat(m, f"{hdir()}/webhook.json") == pretty(after)
+    assert wait_for(lambda: cat(m, f"{hdir()}/webhook.json") == pretty(after),
+                    timeout=WRITTEN_WINDOW * 5)
     assert list_gets_after(api, "PUT") == []
     shows_what_api_holds(m, api)
     # enabled may be left out; cp of a file works too.
@@ -828,10 +855,12 @@ def test_unsupported_operations_are_eperm(api, mount):
         "chmod": (os.chmod, h / "name", 0o600),
         "chown": (os.chown, h / "name", 1, 1),
         "utimens": (os.utime, h / "name", (0, 0)),
-        "truncate by path": (os.truncate, h / "name", 0),
+        "truncate by path to a size": (os.truncate, h / "name", 3),
     }
     for what, (fn, *args) in ops.items():
         assert _errno_of(fn, *args) == errno.EPERM, what
+    # Truncating to 0 is what O_TRUNC does: allowed, and it changes nothing by itself.
+    assert _errno_of(os.truncate, h / "name", 0) == 0
     for argv in (["rm", "-f", str(h / "enabled")], ["mkdir", str(m / wdir() / "new")],
                  ["mv", str(h / "name"), str(h / "x")], ["ln", "-s", "x", str(h / "y")],
                  ["ln", str(h / "name"), str(h / "y")], ["chmod", "600", str(h / "url")],
@@ -939,24 +968,29 @@ def test_ro_mount_refuses_every_write(api, mount):
 
 # --- concurrency ---------------------------------------------------------------------------
 
-# A writer in a process of its own: open, write, wait for the others, close; prints the
-# errno of close() (0 on success). The writers cannot live in this process: a reader
-# thread's fork would inherit their open descriptors (the child's close() flushes them) and
-# a thread blocked on the mount while holding the GIL would stall the fake API served
-# from this process.
+# A writer in a process of its own: open with O_TRUNC, wait for the others, write, close;
+# prints the errno of write() (0 on success). The writers cannot live in this process: a
+# thread blocked on the mount while holding the GIL would stall the fake API served from
+# this process.
 WRITER = r"""
 import os, sys, time
 path, text, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
 fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-os.write(fd, text.encode())
 time.sleep(max(0.0, at - time.monotonic()))
 try:
-    os.close(fd)
+    os.write(fd, text.encode())
 except OSError as e:
     print(e.errno)
     sys.exit(0)
+os.close(fd)
 print(0)
 """
+
+
+def writer_text(field, value):
+    """What a writer writes: events space-separated ("\n", not "", clears them: an empty
+    write is no write), other fields as cat shows them."""
+    return " ".join(value) + "\n" if field == "events" else render(value)
 
 
 def test_concurrent_writers_and_readers(make_api, mount):
@@ -969,7 +1003,8 @@ def test_concurrent_writers_and_readers(make_api, mount):
     m = mount(api, options={"ttl": 1})
     assert sorted(os.listdir(m / wdir(a, p))) == sorted(ids)
 
-    # Writer i changes one field of webhook i; every value a field ever had is recorded.
+    # Writer i changes one field of webhook i; every value a field ever had is recorded, and
+    # a file its writer truncated and has not written yet reads empty.
     rng = random.Random(4)
     plan = {}
     held = {w: {f: {render(hooks[w][f])} for f in READ_WRITE} for w in ids}
@@ -986,7 +1021,7 @@ def test_concurrent_writers_and_readers(make_api, mount):
                      if e not in hooks[w]["events"]] or []
         assert value != hooks[w][field]
         plan[w] = (field, value)
-        held[w][field].add(render(value))
+        held[w][field] |= {render(value), writer_text(field, value), ""}
 
     stop = threading.Event()
     problems, reads = [], {}
@@ -997,20 +1032,16 @@ def test_concurrent_writers_and_readers(make_api, mount):
     def reader(field):
         files = [str(m / f"{hdir(w, a, p)}/{field}") for w in ids]
         while not stop.is_set():
-            if field == "events":     # lines do not map to files: one cat per file
-                for w, f in zip(ids, files):
-                    out = run(["cat", f])
-                    if out.returncode or out.stdout not in held[w][field]:
-                        problems.append((w, field, out.returncode, out.stdout, out.stderr))
-            else:
-                out = run(["cat"] + files)
-                lines = out.stdout.splitlines(keepends=True)
-                if out.returncode or len(lines) != len(ids):
-                    problems.append(("cat", field, out.returncode, out.stdout, out.stderr))
-                    continue
-                for w, line in zip(ids, lines):
-                    if line not in held[w][field]:
-                        problems.append((w, field, line))
+            # Lines do not map to files (events, empty files): a separator after each.
+            out = run(["sh", "-c", 'for f; do cat "$f" || exit 1; printf "\\036"; done',
+                       "sh"] + files)
+            texts = out.stdout.split("\036")[:-1]
+            if out.returncode or len(texts) != len(ids):
+                problems.append(("cat", field, out.returncode, out.stdout, out.stderr))
+                continue
+            for w, text in zip(ids, texts):
+                if text not in held[w][field]:
+                    problems.append((w, field, text))
             note(field)
 
     def json_reader():
@@ -1036,10 +1067,10 @@ def test_concurrent_writers_and_readers(make_api, mount):
         t.start()
     time.sleep(0.3)
     api.clear_log()
-    at = time.monotonic() + 1.0           # every writer closes at this moment
+    at = time.monotonic() + 1.0           # every writer writes at this moment
     procs = {}
     for w, (field, value) in plan.items():
-        text = " ".join(value) if field == "events" else render(value)   # space-separated
+        text = writer_text(field, value)
         procs[w] = subprocess.Popen(
             ["/usr/bin/python3", "-c", WRITER, str(m / f"{hdir(w, a, p)}/{field}"), text,
              repr(at)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1048,6 +1079,8 @@ def test_concurrent_writers_and_readers(make_api, mount):
         out, err = proc.communicate(timeout=30)
         results[w] = out.strip() or err
     time.sleep(1.5)                       # past the TTL: readers see refreshes too
+    wait_for(lambda: all(reads.get(k, 0) >= 3 for k in READ_WRITE + ("webhook.json",)),
+             timeout=20)
     stop.set()
     for t in readers:
         t.join(30)

@@ -18,6 +18,7 @@
 #include "rtkfs/collection.h"
 #include "rtkfs/log.h"
 #include "rtkfs/tree.h"
+#include "rtkfs/write.h"
 
 #define A1 "023e105f4ecef8ad9ca31a8372d0c353"
 #define A2 "1b4f9c2de0a34c67b8e5f1a2b3c4d5e6"
@@ -117,6 +118,7 @@ static bool setup(struct fixture *fx, bool ro)
 		.ro = ro,
 		.timeout_ns = 5 * RTK_NS_PER_SEC,
 		.hooks = {.inval_inode = inval_inode, .inval_entry = inval_entry},
+		.clock = {.now_ns = fake_clock},
 	};
 
 	memset(fx, 0, sizeof(*fx));
@@ -283,14 +285,14 @@ static void test_read_only_modes(void)
 {
 	struct fixture fx;
 	struct rtk_attr a;
-	struct rtk_tree_open o;
 
 	if (!setup(&fx, true))
 		return;
 	serve_demo();
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/url", &a), 0);
 	CHECK_EQ_INT(a.st.st_mode & 0777, 0444);
-	CHECK_EQ_INT(rtk_tree_open(fx.tree, a.st.st_ino, O_WRONLY, &fx.op, &o), -EROFS);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, a.st.st_ino, "x", 1, 0, &fx.op), -EROFS);
+	CHECK_EQ_INT(fake_api_count("PATCH", NULL), 0);
 	teardown(&fx);
 }
 
@@ -329,9 +331,8 @@ static void test_collection_documents(void)
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/webhooks.json", &a),
 		     -ENOENT);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps.json", &a), 0);
-	CHECK_EQ_INT(rtk_tree_open(fx.tree, a.st.st_ino, O_WRONLY, &fx.op,
-				   &(struct rtk_tree_open){0}),
-		     -EACCES);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, a.st.st_ino, "[]\n", 3, 0, &fx.op), -EACCES);
+	CHECK_EQ_INT(fake_api_count("PUT", NULL) + fake_api_count("PATCH", NULL), 0);
 	teardown(&fx);
 }
 
@@ -363,10 +364,10 @@ static void test_control_files(void)
 	CHECK_EQ_INT(walk(&fx, ".rtkfs/ctl", &a), 0);
 	CHECK_EQ_INT(a.st.st_mode & 0777, 0200);
 	cat(&fx, "accounts/" A1 "/name", buf, sizeof(buf));
-	CHECK_EQ_INT(rtk_tree_ctl_write(fx.tree, a.st.st_ino, "flush\n", 6), 6);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, a.st.st_ino, "flush\n", 6, 0, &fx.op), 6);
 	cat(&fx, "accounts/" A1 "/name", buf, sizeof(buf));
 	CHECK_EQ_INT(fake_api_count("GET", "/accounts"), 2); /* flushed: asked again */
-	CHECK_EQ_INT(rtk_tree_ctl_write(fx.tree, a.st.st_ino, "bogus\n", 6), -EINVAL);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, a.st.st_ino, "bogus\n", 6, 0, &fx.op), -EINVAL);
 	CHECK_EQ_INT(walk(&fx, ".rtkfs/nope", &a), -ENOENT);
 	teardown(&fx);
 }
@@ -520,23 +521,24 @@ static void test_degraded_mode(void)
 
 #define W1_PATH HOOKS_PATH "/" W1
 
-/* Open path for writing, write val, flush: flush's result (or the first error). */
-static int write_file(struct fixture *fx, const char *path, const char *val)
+#define W1_DIR "accounts/" A1 "/apps/" P1 "/webhooks/" W1
+
+/* write(2) of len bytes of val at off to path: its result. */
+static int write_at(struct fixture *fx, const char *path, const char *val, size_t len,
+		    uint64_t off)
 {
-	struct rtk_tree_open o;
 	struct rtk_attr a;
 	int err = walk(fx, path, &a);
 
-	if (err)
-		return err;
-	err = rtk_tree_open(fx->tree, a.st.st_ino, O_WRONLY | O_TRUNC, &fx->op, &o);
-	if (err)
-		return err;
-	err = rtk_tree_file_write(fx->tree, o.file, val, strlen(val), 0);
-	if (err == (int)strlen(val))
-		err = rtk_tree_file_flush(fx->tree, o.file, &fx->op);
-	rtk_tree_file_release(fx->tree, o.file);
-	return err;
+	return err ? err : rtk_tree_write(fx->tree, a.st.st_ino, val, len, off, &fx->op);
+}
+
+/* "echo val > path": one write at offset 0; 0 or its error. */
+static int write_file(struct fixture *fx, const char *path, const char *val)
+{
+	int n = write_at(fx, path, val, strlen(val), 0);
+
+	return n == (int)strlen(val) ? 0 : n < 0 ? n : -EIO;
 }
 
 static void test_write_validation(void)
@@ -544,6 +546,7 @@ static void test_write_validation(void)
 	static const char patched[] = "{\"success\": true, \"data\": " HOOK(W1, "recorder",
 									    "false") "}";
 	struct fixture fx;
+	struct rtk_attr a;
 	char buf[8192];
 
 	if (!setup(&fx, false))
@@ -571,6 +574,15 @@ static void test_write_validation(void)
 		     0);
 	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 1);
 	CHECK_EQ_STR(fake_api_last_body("PATCH"), "{\"enabled\":false}");
+	/* For a moment readers get what the kernel holds (the writer's spelling, uncached)... */
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/enabled", &a), 0);
+	CHECK(a.volatile_attr && a.st.st_size == 2);
+	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "0\n");
+	/* ... then the server's. */
+	fake_now += RTK_NS_PER_SEC;
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/enabled", &a), 0);
+	CHECK(!a.volatile_attr && a.st.st_size == 6);
 	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "false\n");
 	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 1); /* no follow-up GET */
@@ -610,9 +622,11 @@ static void test_create_and_rmdir(void)
 	static const char doc[] = "{\"name\": \"new\", \"url\": \"https://hooks.example.com/new\", "
 				  "\"events\": [\"meeting.started\"]}";
 	struct fixture fx;
-	struct rtk_tree_open o;
 	struct rtk_attr dir, a;
 	struct names n;
+	size_t half = strlen(doc) / 2;
+	char buf[8192];
+	uint64_t f;
 	int err;
 
 	if (!setup(&fx, false))
@@ -621,27 +635,170 @@ static void test_create_and_rmdir(void)
 	fake_api_answer("POST", HOOKS_PATH, NULL, 201, created, 0, 0);
 	fake_api_answer("DELETE", W1_PATH, NULL, 200, "{\"success\": true, \"data\": {}}", 0, 0);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks", &dir), 0);
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, W1, O_WRONLY, &fx.op, &a, &o),
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, W1, O_WRONLY, &fx.op, &a), -EEXIST);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "new.json", O_WRONLY, &fx.op, &a), 0);
+	f = a.st.st_ino;
+	CHECK(f >= RTK_INO_PENDING_BASE);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "new.json", O_WRONLY, &fx.op, &a),
 		     -EEXIST);
-	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "new.json", O_WRONLY, &fx.op, &a, &o),
-		     0);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/new.json", &a), 0);
-	CHECK_EQ_INT(rtk_tree_file_write(fx.tree, o.file, doc, strlen(doc), 0), strlen(doc));
-	CHECK_EQ_INT(rtk_tree_file_flush(fx.tree, o.file, &fx.op), 0);
-	rtk_tree_file_release(fx.tree, o.file);
+	CHECK_EQ_INT(a.st.st_ino, f);
+	/* Half a document is held; the write that completes it POSTs it. */
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, doc, half, 0, &fx.op), half);
+	CHECK_EQ_INT(fake_api_count("POST", NULL), 0);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, doc + half, strlen(doc) - half, half, &fx.op),
+		     strlen(doc) - half);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "\n", 1, strlen(doc), &fx.op), 1);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "x", 1, strlen(doc) + 1, &fx.op), -EINVAL);
 	CHECK_EQ_INT(fake_api_count("POST", HOOKS_PATH), 1);
 	CHECK(strstr(fake_api_last_body("POST"), "\"name\":\"new\"") != NULL);
 	/* The file is gone, the webhook is there. */
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/new.json", &a), -ENOENT);
 	CHECK_EQ_STR(ls(&fx, "accounts/" A1 "/apps/" P1 "/webhooks", &n, &err),
 		     ".,..," W1 "," W2 ",cccccccc-cccc-4ccc-8ccc-cccccccccccc");
+	/* JSON that is wrong before its end is refused at once; never completed: nothing. */
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a), 0);
+	f = a.st.st_ino;
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "{\"name\": x", 11, 0, &fx.op), -EINVAL);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/bad.json", &a), -ENOENT);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, " \n", 2, 11, &fx.op), 2);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "{", 1, 13, &fx.op), -EINVAL);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a), 0);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, a.st.st_ino, "{\"name\": \"a\\u0000b\"", 20, 0,
+				    &fx.op),
+		     -EINVAL);
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "bad.json", O_WRONLY, &fx.op, &a), 0);
+	f = a.st.st_ino;
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "{\"name\": \"a", 11, 0, &fx.op), 11);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/bad.json", &a), 0);
+	CHECK_EQ_INT(a.st.st_size, 11);
+	/* Idle for a minute: forgotten at the next create, and recorded. */
+	fake_now += 61 * RTK_NS_PER_SEC;
+	CHECK_EQ_INT(rtk_tree_create(fx.tree, dir.st.st_ino, "other.json", O_WRONLY, &fx.op, &a), 0);
+	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/bad.json", &a), -ENOENT);
+	CHECK_EQ_INT(rtk_tree_write(fx.tree, f, "\"}", 2, 11, &fx.op), -ENOENT);
+	cat(&fx, ".rtkfs/status", buf, sizeof(buf));
+	CHECK(strstr(buf, "never completed") != NULL);
+	CHECK_EQ_INT(fake_api_count("POST", HOOKS_PATH), 1);
 	/* rmdir: one DELETE, gone at once. Elsewhere: EPERM. */
 	CHECK_EQ_INT(rtk_tree_rmdir(fx.tree, dir.st.st_ino, W1, &fx.op), 0);
 	CHECK_EQ_INT(fake_api_count("DELETE", W1_PATH), 1);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1, &a), -ENOENT);
 	CHECK_EQ_INT(walk(&fx, "accounts/" A1 "/apps", &a), 0);
 	CHECK_EQ_INT(rtk_tree_rmdir(fx.tree, a.st.st_ino, P1, &fx.op), -EPERM);
+	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 2); /* one more after the minute */
+	teardown(&fx);
+}
+
+/* Offsets: 0 starts a value, the end of the last one continues it, the server's end appends. */
+static void test_write_offsets_and_caps(void)
+{
+	static const char one[] = "{\"success\": true, \"data\": "
+				  "{\"id\": \"" W1 "\", \"name\": \"recorder\", \"url\": "
+				  "\"https://hooks.example.com/recorder\", \"events\": "
+				  "[\"meeting.started\"], \"enabled\": true}}";
+	static const char two[] = "{\"success\": true, \"data\": "
+				  "{\"id\": \"" W1 "\", \"name\": \"recorder\", \"url\": "
+				  "\"https://hooks.example.com/recorder\", \"events\": "
+				  "[\"meeting.started\", \"meeting.ended\"], \"enabled\": true}}";
+	static char big[RTK_WRITE_CAP_NAME + 2];
+	struct fixture fx;
+	struct rtk_attr a;
+	char buf[8192];
+
+	if (!setup(&fx, false))
+		return;
+	serve_demo();
+	fake_api_answer("PATCH", W1_PATH, NULL, 200, one, 0, 1);
+	fake_api_answer("PATCH", W1_PATH, NULL, 200, two, 0, 1);
+	/* { echo meeting.started; echo meeting.ended; } > events: a PATCH per write */
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/events", "meeting.started\n", 16, 0), 16);
+	CHECK_EQ_STR(fake_api_last_body("PATCH"), "{\"events\":[\"meeting.started\"]}");
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/events", "meeting.ended\n", 14, 16), 14);
+	CHECK_EQ_STR(fake_api_last_body("PATCH"),
+		     "{\"events\":[\"meeting.started\",\"meeting.ended\"]}");
+	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
+	cat(&fx, W1_DIR "/events", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "meeting.started\nmeeting.ended\n");
+	/* Any other offset: EINVAL, nothing sent. */
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/events", "x", 1, 5), -EINVAL);
+	/* Past the cap: EFBIG, nothing sent, recorded. */
+	memset(big, 'L', sizeof(big));
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/name", big, sizeof(big), 0), -EFBIG);
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/name", "abc", 3, RTK_WRITE_CAP_NAME - 1), -EINVAL);
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/enabled", "false\n\n\n\n\n\n\n\n\n\n\n\n", 17, 0),
+		     -EFBIG);
+	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
+	cat(&fx, ".rtkfs/status", buf, sizeof(buf));
+	CHECK(strstr(buf, "passes 16 bytes") != NULL);
+	/* Emptied (O_TRUNC) and not written: size 0 for readers, nothing sent; then as before. */
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/events", &a), 0);
+	CHECK_EQ_INT(rtk_tree_truncate(fx.tree, a.st.st_ino, 0), 0);
+	CHECK_EQ_INT(rtk_tree_truncate(fx.tree, a.st.st_ino, 3), -EPERM);
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/events", &a), 0);
+	CHECK(a.volatile_attr && a.st.st_size == 0);
+	fake_now += 2 * RTK_NS_PER_SEC;
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/events", &a), 0);
+	CHECK(!a.volatile_attr && a.st.st_size == 30);
+	CHECK_EQ_INT(walk(&fx, W1_DIR "/id", &a), 0);
+	CHECK_EQ_INT(rtk_tree_truncate(fx.tree, a.st.st_ino, 0), -EACCES);
+	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
+	/* A NUL in a value: EINVAL. */
+	CHECK_EQ_INT(write_at(&fx, W1_DIR "/name", "a\0b\n", 4, 0), -EINVAL);
+	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 2);
+	teardown(&fx);
+}
+
+/* webhook.json in chunks: held until complete, one PUT; unchanged sends nothing. */
+static void test_write_json_in_chunks(void)
+{
+	static const char doc[] = "{\"name\": \"renamed\", \"url\": "
+				  "\"https://hooks.example.com/recorder\", \"events\": "
+				  "[\"meeting.started\", \"meeting.ended\"], \"enabled\": true}\n";
+	static const char put[] = "{\"success\": true, \"data\": " HOOK(W1, "renamed", "true") "}";
+	struct fixture fx;
+	size_t off, n, len = strlen(doc);
+	char buf[8192];
+
+	if (!setup(&fx, false))
+		return;
+	serve_demo();
+	fake_api_answer("PUT", W1_PATH, NULL, 200, put, 0, 0);
+	for (off = 0; off < len; off += n) {
+		n = len - off < 16 ? len - off : 16;
+		CHECK_EQ_INT(write_at(&fx, W1_DIR "/webhook.json", doc + off, n, off), n);
+		CHECK_EQ_INT(fake_api_count("PUT", W1_PATH), off + n >= len - 1 ? 1 : 0);
+	}
+	cat(&fx, W1_DIR "/name", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "renamed\n");
+	/* The server's own webhook.json written back: nothing to send. */
+	fake_now += RTK_NS_PER_SEC;
+	cat(&fx, W1_DIR "/webhook.json", buf, sizeof(buf));
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/webhook.json", buf), 0);
+	CHECK_EQ_INT(fake_api_count("PUT", W1_PATH), 1);
+	/* Wrong before its end: EINVAL at once. */
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/webhook.json", "{\"name\" \"x\""), -EINVAL);
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/webhook.json", "[1, 2"), -EINVAL);
+	CHECK_EQ_INT(fake_api_count("PUT", W1_PATH), 1);
+	teardown(&fx);
+}
+
+/* An answer about another webhook: EPROTO, and the listing is fetched again. */
+static void test_write_answer_of_another_id(void)
+{
+	static const char other[] = "{\"success\": true, \"data\": " HOOK(W2, "x", "true") "}";
+	struct fixture fx;
+	char buf[8192];
+
+	if (!setup(&fx, false))
+		return;
+	serve_demo();
+	fake_api_answer("PATCH", W1_PATH, NULL, 200, other, 0, 0);
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/name", "x\n"), -EPROTO);
 	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 1);
+	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W2 "/name", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "audit\n"); /* not the answer's "x" */
+	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 2);
 	teardown(&fx);
 }
 
@@ -698,5 +855,8 @@ int main(void)
 	RUN(test_write_refused_by_server);
 	RUN(test_create_and_rmdir);
 	RUN(test_forget);
+	RUN(test_write_offsets_and_caps);
+	RUN(test_write_json_in_chunks);
+	RUN(test_write_answer_of_another_id);
 	return check_summary();
 }

@@ -320,8 +320,7 @@ static void test_nul_in_writes(void)
 	static const char *const puts_[] = {
 	    "{\"name\":\"a\\u0000b\",\"url\":\"https://x.example\",\"events\":[]}",
 	    "{\"name\":\"n\",\"url\":\"https://x.example/\\u0000\",\"events\":[]}",
-	    "{\"name\":\"n\",\"url\":\"https://"
-	    "x.example\",\"events\":[\"meeting.started\\u0000\"]}",
+	    "{\"name\":\"n\",\"url\":\"https://x.example\",\"events\":[\"meeting.started\\u0000\"]}",
 	    "{\"name\":\"n\",\"url\":\"https://x.example\",\"events\":[],\"id\":\"\\u0000\"}",
 	};
 	static const char text[] =
