@@ -33,6 +33,7 @@
 #define STATES_PER_STRIPE 8
 #define VIEWS_MAX 64
 #define PENDING_IDLE_NS (60 * RTK_NS_PER_SEC)
+#define PENDING_DONE_NS (1 * RTK_NS_PER_SEC) /* a sent file, kept for trailing white space */
 #define PENDING_MAX 1024
 #define EMPTIED_NS (1 * RTK_NS_PER_SEC) /* an emptied file with nothing written shows empty */
 #define WRITTEN_NS (100 * RTK_NS_PER_MS) /* the writer's spelling, then the server's */
@@ -694,14 +695,22 @@ static void pending_done(struct rtk_write *w, struct pending *pd)
 	rtk_ino_inval_collection(hk, pd->parent);
 }
 
-/* Forget pending files idle for PENDING_IDLE_NS (pend_io held). */
+/*
+ * Forget pending files idle for PENDING_IDLE_NS, and those already sent after
+ * PENDING_DONE_NS (at once when the table is full), so that creating many webhooks in a row
+ * never fills it (pend_io held).
+ */
 static void pending_sweep(struct rtk_write *w, uint64_t now)
 {
 	struct pending **pp, *pd, *gone = NULL;
+	bool full;
 
 	pthread_mutex_lock(&w->lock);
+	full = w->npending >= PENDING_MAX;
 	for (pp = &w->pending; (pd = *pp);) {
-		if (now - pd->used_ns < PENDING_IDLE_NS) {
+		uint64_t keep = pd->done ? (full ? 0 : PENDING_DONE_NS) : PENDING_IDLE_NS;
+
+		if (now - pd->used_ns < keep) {
 			pp = &pd->next;
 			continue;
 		}
