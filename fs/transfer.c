@@ -219,6 +219,8 @@ struct rtk_transfer *rtk_transfer_new(const struct rtk_transfer_config *cfg, cha
 	curl_version_info_data *vi;
 	struct rtk_transfer *t;
 
+	if (errsz)
+		err[0] = '\0';
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		snprintf(err, errsz, "cannot initialize libcurl: %s",
@@ -240,10 +242,7 @@ struct rtk_transfer *rtk_transfer_new(const struct rtk_transfer_config *cfg, cha
 		t->capath = vi->capath;
 	if (make_share(t)) {
 		snprintf(err, errsz, "cannot create the API client: curl share setup failed");
-		free_members(t);
-		pthread_mutex_destroy(&t->pool_mu);
-		free(t);
-		return NULL;
+		goto free_members;
 	}
 	return t;
 
@@ -253,7 +252,8 @@ free_members:
 free_t:
 	free(t);
 no_memory:
-	snprintf(err, errsz, "cannot create the API client: out of memory");
+	if (errsz && !err[0])
+		snprintf(err, errsz, "cannot create the API client: out of memory");
 	return NULL;
 }
 
