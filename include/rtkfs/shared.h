@@ -2,7 +2,8 @@
 /*
  * shared: what the mounts of one account share through a Redis server (DESIGN §6a): listing
  * values (pagepack.h), a single-flight lock per listing, the rate window and the 429 pause
- * (budget.h's remote), and invalidations (pub/sub). hiredis stays behind this header.
+ * (budget.h's remote), and invalidations (pub/sub), over the connections of redis.h (where
+ * hiredis stays).
  *
  * Keys are "rtkfs:1:<ns>:..." where <ns> is the first 32 hex digits of
  * SHA-256(base_url "\n" token): never the token, and never one account's data for another.
@@ -18,7 +19,7 @@
  * doubling to 30 s) every call returns -ENOTCONN at once; callers then go on alone. Nothing
  * here ever fails an operation of the file system: errors only mean "not shared this time".
  *
- * Thread-safe: a small pool of blocking connections, one subscriber thread.
+ * Thread-safe: a small pool of blocking connections, one subscriber thread (redis.h).
  */
 #ifndef RTKFS_SHARED_H
 #define RTKFS_SHARED_H
@@ -32,7 +33,7 @@
 
 struct rtk_shared;
 
-#define RTK_SHARED_TIMEOUT_MS 150
+#define RTK_SHARED_TIMEOUT_MS 150 /* = RTK_REDIS_TIMEOUT_MS (checked in shared.c) */
 #define RTK_SHARED_URL_MAX 256
 
 struct rtk_shared_config {

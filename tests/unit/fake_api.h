@@ -3,7 +3,7 @@
  * fake_api: an in-process stand-in of the API client's interface (include/rtkfs/api.h) for
  * unit tests of the namespace: rtk_api_call answers from a table of canned answers (status,
  * body, or an errno with no answer at all) and logs every request, so tests assert what was
- * asked as well as what the tree answered. Linked instead of fs/api.c.
+ * asked as well as what the tree answered. Linked instead of fs/api.c and fs/transfer.c.
  */
 #ifndef RTKFS_TEST_FAKE_API_H
 #define RTKFS_TEST_FAKE_API_H
