@@ -497,8 +497,10 @@ static CURLcode setup(struct rtk_transfer *t, CURL *e, const struct rtk_api_req 
 	 * libcurl re-sends a request on a new connection when a reused one dies before any
 	 * answer. For a write that may already have been applied (a POST would create twice), so
 	 * writes get a connection of their own: nothing to re-send, the outcome stays unknown.
+	 * So does a request that must be one attempt (the degraded-mode probe): a probe over a
+	 * connection the outage killed would otherwise cost two requests.
 	 */
-	SET(CURLOPT_FRESH_CONNECT, strcmp(req->method, "GET") ? 1L : 0L);
+	SET(CURLOPT_FRESH_CONNECT, strcmp(req->method, "GET") || req->once ? 1L : 0L);
 	if (rc == CURLE_OK)
 		rc = setup_method(t, e, req);
 #undef SET
