@@ -25,13 +25,13 @@
 #include "rtkfs/listing.h"
 #include "rtkfs/obj.h"
 #include "rtkfs/value.h"
+#include "rtkfs/view.h"
 #include "rtkfs/write.h"
 
 #define BODY_MAX_DEFAULT (16u << 20)
 #define PENDING_NAME_MAX 255
 #define STRIPES 64
 #define STATES_PER_STRIPE 8
-#define VIEWS_MAX 64
 #define PENDING_IDLE_NS (60 * RTK_NS_PER_SEC)
 #define PENDING_DONE_NS (1 * RTK_NS_PER_SEC) /* a sent file, kept for trailing white space */
 #define PENDING_MAX 1024
@@ -67,19 +67,6 @@ struct pending {
 	char name[PENDING_NAME_MAX + 1];
 };
 
-/*
- * What readers of a field file see, for a moment, instead of the cached value: empty (a
- * writer emptied it and has not written yet), or the bytes just written (the kernel holds
- * them in its page cache with their size; the server's spelling may differ in length).
- */
-struct view {
-	uint64_t ino; /* 0: free */
-	uint64_t until_ns;
-	enum rtk_write_show show;
-	char *bytes; /* SHOW_WRITTEN */
-	size_t len;
-};
-
 struct rtk_write {
 	struct rtk_write_config cfg;
 	pthread_mutex_t lock;    /* the pending list and the lengths of its buffers */
@@ -88,9 +75,7 @@ struct rtk_write {
 	size_t npending;
 	uint64_t next_pending;
 	struct stripe stripes[STRIPES];
-	pthread_mutex_t views_lock;
-	atomic_uint nviews; /* views in use: 0 lets readers skip the lock */
-	struct view views[VIEWS_MAX];
+	struct rtk_views *views;
 };
 
 struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
@@ -100,16 +85,29 @@ struct rtk_write *rtk_write_new(const struct rtk_write_config *cfg)
 
 	if (!w)
 		return NULL;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_mutex_init(&w->pend_io, NULL);
-	pthread_mutex_init(&w->views_lock, NULL);
+	w->cfg = *cfg;
+	if (pthread_mutex_init(&w->lock, NULL))
+		goto free_w;
+	if (pthread_mutex_init(&w->pend_io, NULL))
+		goto destroy_lock;
 	for (i = 0; i < STRIPES; i++) {
-		pthread_mutex_init(&w->stripes[i].lock, NULL);
+		if (pthread_mutex_init(&w->stripes[i].lock, NULL))
+			goto destroy_stripes;
 		for (j = 0; j < STATES_PER_STRIPE; j++)
 			rtk_buf_init(&w->stripes[i].st[j].val, RTK_WRITE_MAX);
 	}
-	w->cfg = *cfg;
-	return w;
+	w->views = rtk_views_new(cfg->clock);
+	if (w->views)
+		return w;
+destroy_stripes:
+	while (i--)
+		pthread_mutex_destroy(&w->stripes[i].lock);
+	pthread_mutex_destroy(&w->pend_io);
+destroy_lock:
+	pthread_mutex_destroy(&w->lock);
+free_w:
+	free(w);
+	return NULL;
 }
 
 void rtk_write_free(struct rtk_write *w)
@@ -123,8 +121,7 @@ void rtk_write_free(struct rtk_write *w)
 			rtk_buf_release(&w->stripes[i].st[j].val);
 		pthread_mutex_destroy(&w->stripes[i].lock);
 	}
-	for (i = 0; i < VIEWS_MAX; i++)
-		free(w->views[i].bytes);
+	rtk_views_free(w->views);
 	while (w->pending) {
 		struct pending *pd = w->pending;
 
@@ -133,7 +130,6 @@ void rtk_write_free(struct rtk_write *w)
 		free(pd);
 	}
 	pthread_mutex_destroy(&w->pend_io);
-	pthread_mutex_destroy(&w->views_lock);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -371,94 +367,23 @@ static int webhook_paths(const struct rtk_ids *ids, char *path, size_t pathsz, c
 	return 0;
 }
 
-/* ---- what readers see while a writer writes ---- */
+/* ---- what readers see while a writer writes (view.h) ---- */
 
-/*
- * The kernel empties its view of a file opened with O_TRUNC, then writes into its page
- * cache and sets the size to what was written. Were readers meanwhile to get another size
- * from us, the kernel would show the writer's bytes within it (a mix, a stale tail, NULs).
- * So from the truncation to the write the file has size 0 for every reader; after a write,
- * for WRITTEN_NS, it is what was written (its size, and its bytes to a READ); then the
- * server's spelling, which the kernel fetches as these attributes are never cached.
- */
+_Static_assert((int)RTK_WRITE_SHOW_CACHED == (int)RTK_VIEW_CACHED &&
+		       (int)RTK_WRITE_SHOW_EMPTY == (int)RTK_VIEW_EMPTY &&
+		       (int)RTK_WRITE_SHOW_WRITTEN == (int)RTK_VIEW_WRITTEN,
+	       "write.h's show values are view.h's");
+
 static void view_set(struct rtk_write *w, uint64_t ino, enum rtk_write_show show,
 		     const char *bytes, size_t len, uint64_t until_ns)
 {
-	struct view *slot = NULL, *oldest = &w->views[0];
-	char *copy = NULL;
-	size_t i;
-
-	if (show == RTK_WRITE_SHOW_WRITTEN && !(copy = malloc(len ? len : 1)))
-		show = RTK_WRITE_SHOW_CACHED; /* ENOMEM: the server's value at once */
-	else if (copy)
-		memcpy(copy, bytes, len);
-	pthread_mutex_lock(&w->views_lock);
-	for (i = 0; i < VIEWS_MAX && !slot; i++)
-		if (w->views[i].ino == ino)
-			slot = &w->views[i];
-	for (i = 0; i < VIEWS_MAX && !slot && show != RTK_WRITE_SHOW_CACHED; i++)
-		if (!w->views[i].ino)
-			slot = &w->views[i];
-	for (i = 0; i < VIEWS_MAX && !slot && show != RTK_WRITE_SHOW_CACHED; i++)
-		if (w->views[i].until_ns < oldest->until_ns)
-			oldest = &w->views[i];
-	if (!slot && show != RTK_WRITE_SHOW_CACHED)
-		slot = oldest; /* full: the one nearest its end goes */
-	if (slot && show == RTK_WRITE_SHOW_EMPTY && slot->ino == ino && slot->bytes &&
-	    rtk_clock_now(&w->cfg.clock) < slot->until_ns) {
-		/* Readers the kernel still gave the written size to may READ: keep its bytes. */
-		copy = slot->bytes;
-		len = slot->len;
-		slot->bytes = NULL;
-	}
-	if (slot) {
-		if (!slot->ino && show != RTK_WRITE_SHOW_CACHED)
-			atomic_fetch_add(&w->nviews, 1);
-		else if (slot->ino && show == RTK_WRITE_SHOW_CACHED)
-			atomic_fetch_sub(&w->nviews, 1);
-		free(slot->bytes);
-		slot->ino = show == RTK_WRITE_SHOW_CACHED ? 0 : ino;
-		slot->show = show;
-		slot->bytes = copy;
-		slot->len = len;
-		slot->until_ns = until_ns;
-		copy = NULL;
-	}
-	pthread_mutex_unlock(&w->views_lock);
-	free(copy);
+	rtk_views_set(w->views, ino, (enum rtk_view_show)show, bytes, len, until_ns);
 }
 
 enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **bytes,
 				    size_t *len)
 {
-	enum rtk_write_show show = RTK_WRITE_SHOW_CACHED;
-	struct view *v = NULL;
-	size_t i;
-
-	if (!atomic_load(&w->nviews))
-		return show;
-	pthread_mutex_lock(&w->views_lock);
-	for (i = 0; i < VIEWS_MAX && !v; i++)
-		if (w->views[i].ino == ino)
-			v = &w->views[i];
-	if (v && rtk_clock_now(&w->cfg.clock) >= v->until_ns) {
-		free(v->bytes);
-		v->bytes = NULL;
-		v->ino = 0;
-		atomic_fetch_sub(&w->nviews, 1);
-	} else if (v) {
-		show = v->show;
-		*len = v->bytes ? v->len : 0;
-		if (bytes && v->bytes) {
-			*bytes = malloc(v->len ? v->len : 1);
-			if (*bytes)
-				memcpy(*bytes, v->bytes, v->len);
-			else
-				show = RTK_WRITE_SHOW_CACHED;
-		}
-	}
-	pthread_mutex_unlock(&w->views_lock);
-	return show;
+	return (enum rtk_write_show)rtk_views_shown(w->views, ino, bytes, len);
 }
 
 int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned index)

@@ -89,6 +89,7 @@ int rtk_write_empty(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
  * *bytes a copy the caller frees (NULL: read the cached value). The size readers see is 0
  * for SHOW_EMPTY, *len for SHOW_WRITTEN. Not cacheable by the kernel while not SHOW_CACHED.
  */
+/* The same values as enum rtk_view_show (view.h), which keeps these views. */
 enum rtk_write_show { RTK_WRITE_SHOW_CACHED, RTK_WRITE_SHOW_EMPTY, RTK_WRITE_SHOW_WRITTEN };
 enum rtk_write_show rtk_write_shown(struct rtk_write *w, uint64_t ino, char **bytes,
 				    size_t *len);
