@@ -252,7 +252,8 @@ static void record_error(struct rtk_write *w, const char *method, const char *pa
 
 	if (local)
 		snprintf(server, sizeof(server), "%s", local);
-	else if (rtk_envelope_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
+	else if (!resp ||
+		 rtk_envelope_error_message(resp->body.data, resp->body.len, server, sizeof(server)))
 		snprintf(server, sizeof(server), "%s", strerror(-err));
 	else
 		rtk_log_redact(server, sizeof(server)); /* a server may echo the token */

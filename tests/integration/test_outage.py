@@ -112,6 +112,7 @@ def check(problems):
 OUTAGE_S = 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode,rate", [("drop", None), ("drop", "40/300"),
                                        ("refuse", "40/300")],
                          ids=["drop-default-budget", "drop-rate-40-300", "refuse-rate-40-300"])
@@ -348,6 +349,7 @@ def test_long_pause_is_capped_and_resume_ends_it(api, mount, how):
 CYCLES, FIRST, LOOKUPS = 5000, 500, 50000
 
 
+@pytest.mark.slow
 def test_churn_rss_stays_flat(api, mount):
     """5,000 create+rmdir cycles and 50,000 lookups of absent names: the daemon's RSS at
     the end is within 2 MB of its RSS after the first 500 cycles."""

@@ -233,6 +233,7 @@ def _race(m, field, values, ok):
     return nwrites[0], errs, sum(reads), bad
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["enabled", "name", "webhook.json"])
 def test_readers_racing_a_writer_see_whole_values(make_api, mount, field):
     api = make_api()
@@ -273,6 +274,7 @@ def test_readers_racing_a_writer_see_whole_values(make_api, mount, field):
 
 # --- bug 5: concurrent writes of one webhook ---------------------------------------------
 
+@pytest.mark.slow
 def test_concurrent_writes_of_one_webhook_are_never_hidden(make_api, mount):
     api = make_api()
     api.set_rate_limit(10 ** 7, 300)
