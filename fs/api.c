@@ -497,7 +497,7 @@ static bool should_retry(struct rtk_api *api, const struct rtk_api_req *req,
 	int code = at->tr.code;
 	uint64_t now;
 
-	if (n + 1 >= MAX_ATTEMPTS || req->once || (req->give_up && req->give_up(req->give_up_ctx)))
+	if (n + 1 >= MAX_ATTEMPTS || req->once)
 		return false;
 	if (code ? !rtk_http_is_retryable(code) : status != 429 && (status < 500 || status > 599))
 		return false;
@@ -548,6 +548,9 @@ static int send_retrying(struct rtk_api *api, const struct rtk_api_req *req,
 		rtk_hist_observe(&api->latency, rtk_clock_mono_ns() - sent_at);
 		count_attempt(api, ep, resp->status, n > 0);
 		if (!err || strcmp(req->method, "GET") || !should_retry(api, req, at, n, &wait))
+			break;
+		/* The caller hears of each failed attempt about to be retried, and may stop. */
+		if (req->give_up && req->give_up(req->give_up_ctx, err, resp->status))
 			break;
 		if (at->tr.code)
 			rtk_debug("%s %s: %s, retrying in %llu ms", req->method, req->path,

@@ -202,9 +202,13 @@ static void fail(struct rtk_coll *c, const char *fmt, ...)
 		rtk_ctl_record_error(c->cfg.ctl, line);
 }
 
-/* Once the mount is degraded the probe does the trying: no more retries of a GET. */
-static bool degraded(void *ctx)
+/*
+ * A failed attempt of a GET about to be retried: it counts towards degraded mode at once (not
+ * when the call ends), and once the mount is degraded the probe does the trying.
+ */
+static bool give_up(void *ctx, int err, long status)
 {
+	rtk_health_note(ctx, err, status, 1);
 	return rtk_health_is_degraded(ctx);
 }
 
@@ -221,7 +225,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 		.interrupted_ctx = f->op->interrupted_ctx,
 		.no_wait = f->have_old,
 		.reserved = rtk_health_recovering(f->c->cfg.health),
-		.give_up = degraded,
+		.give_up = give_up,
 		.give_up_ctx = f->c->cfg.health,
 	};
 	char query[64] = "";
@@ -236,7 +240,7 @@ static int fetch_page(struct fetch *f, const char *path, struct rtk_listing_buil
 
 	rtk_api_resp_init(&resp, max_body(f->c));
 	err = rtk_api_call(f->c->cfg.api, &req, &resp);
-	rtk_health_note(f->c->cfg.health, err, resp.status, resp.attempts);
+	rtk_health_note(f->c->cfg.health, err, resp.status, 1); /* the last attempt */
 	if (err)
 		goto out;
 	f->bytes += resp.body.len;

@@ -70,9 +70,10 @@ struct rtk_api_req {
 	 */
 	bool no_wait;
 	bool once;     /* one attempt, never retried (the degraded-mode probe) */
-	/* Asked before a failed GET is tried again: true stops the retries (the mount went
-	 * degraded: the probe is the one that tries now). May be NULL. */
-	bool (*give_up)(void *ctx);
+	/* Told of each failed GET attempt that would be tried again (its errno and status):
+	 * true stops the retries (the mount went degraded: the probe is the one that tries
+	 * now). The last attempt is the caller's to see in the result. May be NULL. */
+	bool (*give_up)(void *ctx, int err, long status);
 	void *give_up_ctx;
 	bool reserved; /* may use the budget's reserve (rtk_budget_acquire_reserved) */
 };
