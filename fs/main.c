@@ -193,6 +193,8 @@ static int build_tree(struct daemon *d)
 		return fail("out of memory");
 	tc.cache = d->cache;
 	tc.hooks = rtk_vfs_hooks(d->vfs);
+	tc.kernel_stats = rtk_vfs_kernel_stats;
+	tc.kernel_ctx = d->vfs;
 	d->tree = rtk_tree_new(&tc);
 	if (!d->tree)
 		return fail("cannot set up the tree");

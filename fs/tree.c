@@ -475,6 +475,14 @@ int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
 	}
 }
 
+void rtk_tree_push_dir(struct rtk_tree *t, uint64_t ino)
+{
+	struct rtk_ino_node *n = rtk_ino_node_of(t->ino, ino);
+
+	if (n && (n->kind == RTK_N_ACCOUNT || n->kind == RTK_N_APP || n->kind == RTK_N_WEBHOOK))
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind));
+}
+
 /* ---- read ---- */
 
 static int read_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, uint64_t off,
@@ -801,6 +809,7 @@ static int make_parts(struct rtk_tree *t)
 			.api = t->cfg.api, .cache = t->cfg.cache,
 			.health = t->health, .accounts = t->cfg.accounts,
 			.naccounts = t->cfg.naccounts, .shared = t->cfg.shared,
+			.kernel_stats = t->cfg.kernel_stats, .kernel_ctx = t->cfg.kernel_ctx,
 		};
 
 		t->ctl = rtk_ctl_new(&xc);

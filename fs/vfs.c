@@ -12,6 +12,7 @@
  * is invalidated through the attributes (mtime, size) and through the notifier thread below.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,12 @@
 #include "rtkfs/workq.h"
 
 #define NOTIFY_QUEUE_MAX 65536
+/* Bytes of queued stores at most: past it a store is dropped (the kernel reads instead). */
+#define STORE_PENDING_MAX (8u << 20)
 
 struct notice {
 	struct rtk_workq_item item; /* first: a notice is its item */
+	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
 	uint64_t ino;               /* inode to invalidate, or the parent of name */
 	char name[];                /* "": invalidate ino; else the entry name in ino */
 };
@@ -37,9 +41,39 @@ struct rtk_vfs {
 	struct rtk_tree *tree;
 	struct rtk_workq *notifier; /* one thread: the only sender of kernel notifications */
 	struct fuse_session *se;
+	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
+	atomic_uint_fast64_t queued, sent, stale, full, missed;
+	atomic_size_t pending; /* bytes of the stores queued */
 };
 
+static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
+{
+	atomic_fetch_add_explicit(&v->ops[op], 1, memory_order_relaxed);
+}
+
 /* ---- the notifier ---- */
+
+/* Push a store's files into the page cache, unless a newer listing replaced its bytes. */
+static void send_store(struct rtk_vfs *v, struct rtk_ino_store *s)
+{
+	unsigned i;
+	int err;
+
+	atomic_fetch_sub(&v->pending, s->bytes);
+	if (!s->current(s)) {
+		atomic_fetch_add(&v->stale, 1);
+		s->release(s);
+		return;
+	}
+	for (i = 0; i < s->n; i++) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(s->files[i].len);
+
+		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
+		err = fuse_lowlevel_notify_store(v->se, s->files[i].ino, 0, &bv, 0);
+		atomic_fetch_add(err ? &v->missed : &v->sent, 1); /* -ENOENT: no such inode */
+	}
+	s->release(s);
+}
 
 static void notify(void *ctx, struct rtk_workq_item *item)
 {
@@ -47,7 +81,9 @@ static void notify(void *ctx, struct rtk_workq_item *item)
 	struct notice *n = (struct notice *)item;
 
 	/* -ENOENT only means the kernel holds nothing for it. */
-	if (n->name[0])
+	if (n->store)
+		send_store(v, n->store);
+	else if (n->name[0])
 		fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
 	else
 		fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
@@ -56,7 +92,14 @@ static void notify(void *ctx, struct rtk_workq_item *item)
 
 static void drop_notice(void *ctx, struct rtk_workq_item *item)
 {
-	free(item);
+	struct rtk_vfs *v = ctx;
+	struct notice *n = (struct notice *)item;
+
+	if (n->store) {
+		atomic_fetch_sub(&v->pending, n->store->bytes);
+		n->store->release(n->store);
+	}
+	free(n);
 }
 
 static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
@@ -66,6 +109,7 @@ static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
 
 	if (!n)
 		return; /* the kernel will age it out by the TTL */
+	n->store = NULL;
 	n->ino = ino;
 	memcpy(n->name, name ? name : "", len + 1);
 	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
@@ -81,6 +125,48 @@ static void hook_inval_inode(void *ctx, uint64_t ino)
 static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 {
 	enqueue(ctx, parent, name);
+}
+
+/* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
+static void hook_store(void *ctx, struct rtk_ino_store *s)
+{
+	struct rtk_vfs *v = ctx;
+	struct notice *n;
+
+	if (atomic_fetch_add(&v->pending, s->bytes) + s->bytes > STORE_PENDING_MAX) {
+		atomic_fetch_sub(&v->pending, s->bytes);
+		goto full;
+	}
+	n = malloc(sizeof(*n) + 1);
+	if (n) {
+		n->store = s;
+		n->ino = 0;
+		n->name[0] = 0;
+		if (rtk_workq_push(v->notifier, &n->item) == 0) {
+			atomic_fetch_add(&v->queued, 1);
+			return;
+		}
+		free(n);
+	}
+	atomic_fetch_sub(&v->pending, s->bytes);
+full:
+	atomic_fetch_add(&v->full, 1);
+	s->release(s);
+}
+
+void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
+{
+	struct rtk_vfs *v = ctx;
+	size_t i;
+
+	for (i = 0; i < RTK_KOP__N; i++)
+		out->ops[i] = atomic_load_explicit(&v->ops[i], memory_order_relaxed);
+	out->queued = atomic_load(&v->queued);
+	out->sent = atomic_load(&v->sent);
+	out->stale = atomic_load(&v->stale);
+	out->full = atomic_load(&v->full);
+	out->missed = atomic_load(&v->missed);
+	out->pending_bytes = atomic_load(&v->pending);
 }
 
 int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)
@@ -144,6 +230,7 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int err;
 
+	tally(v, RTK_KOP_LOOKUP);
 	memset(&e, 0, sizeof(e));
 	err = rtk_tree_lookup(v->tree, parent, name, &op, &a);
 	if (err == -ENOENT) {
@@ -167,6 +254,7 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	tally(vfs_of(req), RTK_KOP_FORGET);
 	rtk_tree_forget(vfs_of(req)->tree, ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -175,6 +263,7 @@ static void vfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_da
 {
 	size_t i;
 
+	tally(vfs_of(req), RTK_KOP_FORGET);
 	for (i = 0; i < count; i++)
 		rtk_tree_forget(vfs_of(req)->tree, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
@@ -187,6 +276,7 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct rtk_attr a;
 	int err;
 
+	tally(v, RTK_KOP_GETATTR);
 	err = rtk_tree_getattr(v->tree, ino, &op, &a);
 	if (err)
 		fuse_reply_err(req, -err);
@@ -214,6 +304,7 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct rtk_tree_open o;
 	int err;
 
+	tally(v, RTK_KOP_OPEN);
 	/*
 	 * A read-only mount needs no open at all: ENOSYS makes the kernel stop sending it (and
 	 * flush) and keep page cache across opens. A writable one needs open to hand out the
@@ -262,6 +353,7 @@ static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct rtk_op op = op_for(req);
 	struct rtk_tree_file *f = file_of(fi);
 
+	tally(v, RTK_KOP_FLUSH);
 	/* Without open there is nothing to flush: ENOSYS stops the kernel asking (no-flush). */
 	if (v->cfg.ro) {
 		fuse_reply_err(req, ENOSYS);
@@ -272,6 +364,7 @@ static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void vfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	tally(vfs_of(req), RTK_KOP_RELEASE);
 	rtk_tree_file_release(vfs_of(req)->tree, file_of(fi));
 	fuse_reply_err(req, 0);
 }
@@ -328,6 +421,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		return;
 	}
 	err = rtk_tree_readdir(v->tree, ino, (uint64_t)off, plus, &op, emit_entry, &d);
+	/*
+	 * A read past the end comes after the kernel linked the entries of the reads before
+	 * (the same getdents loop): it holds the files' inodes now, so their bytes may follow
+	 * (queued for the notifier before the reply, to land before the reader's first READ).
+	 */
+	if (plus && off > 0 && !err && !d.used)
+		rtk_tree_push_dir(v->tree, ino);
 	if (err && !d.used)
 		fuse_reply_err(req, -err);
 	else
@@ -344,6 +444,7 @@ static void vfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			    struct fuse_file_info *fi)
 {
+	tally(vfs_of(req), RTK_KOP_READDIRPLUS);
 	do_readdir(req, ino, size, off, true);
 }
 
@@ -356,6 +457,7 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rtk_tree_file *f = file_of(fi);
 	int err = -EBADF;
 
+	tally(v, RTK_KOP_READ);
 	if (f)
 		err = rtk_tree_file_read(f, (uint64_t)off, size, &data);
 	if (err == -EBADF) /* a field opened for writing reads like any other */
@@ -375,6 +477,7 @@ static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	struct rtk_tree_file *f = file_of(fi);
 	int err;
 
+	tally(v, RTK_KOP_WRITE);
 	if (f)
 		err = rtk_tree_file_write(v->tree, f, buf, size, (uint64_t)off);
 	else /* no-open (read-only) mounts: only the control file takes writes */
@@ -507,6 +610,7 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 	struct rtk_ino_hooks h = {
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
+		.store = hook_store,
 		.ctx = v,
 	};
 	return h;
