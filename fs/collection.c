@@ -350,9 +350,10 @@ static void push_release(struct rtk_ino_store *s)
 	free(p);
 }
 
-/* Queue the fields of object o, listed in h (cached as key), for the files of dir. */
+/* Queue the fields (a mask of enum rtk_field) of object o, listed in h (cached as key), for
+ * the files of dir. */
 static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
-			const struct rtk_ino_node *dir, const struct rtk_obj *o)
+			const struct rtk_ino_node *dir, const struct rtk_obj *o, uint32_t fields)
 {
 	const struct rtk_ino_hooks *hk = &c->cfg.hooks;
 	size_t klen = strlen(key), len;
@@ -364,7 +365,7 @@ static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
 	for (f = 0; f < RTK_F__N && p->s.n < RTK_INO_STORE_FILES; f++) {
 		const char *bytes;
 
-		if (!rtk_path_field_name(rtk_obj_kind(o), (enum rtk_field)f))
+		if (!(fields & (1u << f)) || !rtk_path_field_name(rtk_obj_kind(o), (enum rtk_field)f))
 			continue;
 		bytes = rtk_obj_field(o, (enum rtk_field)f, &len);
 		if (!bytes || !len || len > RTK_INO_STORE_FILE_MAX)
@@ -386,7 +387,8 @@ static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
 	hk->store(hk->ctx, &p->s);
 }
 
-void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k)
+void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k,
+			  uint32_t fields)
 {
 	char key[RTK_COLL_KEY_MAX];
 	const struct rtk_obj *o;
@@ -413,7 +415,7 @@ void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, en
 	}
 	o = rtk_listing_find(h->l, id, strlen(id));
 	if (o)
-		push_object(c, key, h, dir, o);
+		push_object(c, key, h, dir, o, fields);
 	rtk_held_unref(h);
 }
 
@@ -443,7 +445,7 @@ static void report_changes(struct rtk_coll *c, const struct fetch *f,
 		if (n && !now && hk->inval_entry)
 			hk->inval_entry(hk->ctx, coll->ino, id);
 		else if (n && now && rtk_ino_held(c->cfg.ino, n))
-			push_object(c, key, fresh, n, now); /* after the invalidation, in order */
+			push_object(c, key, fresh, n, now, UINT32_MAX); /* after the invalidation */
 	}
 	/* New names may sit in the kernel as negative entries. */
 	count = rtk_listing_count(nl);

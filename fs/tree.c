@@ -475,12 +475,27 @@ int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
 	}
 }
 
+static bool is_object(const struct rtk_ino_node *n)
+{
+	return n->kind == RTK_N_ACCOUNT || n->kind == RTK_N_APP || n->kind == RTK_N_WEBHOOK;
+}
+
 void rtk_tree_push_dir(struct rtk_tree *t, uint64_t ino)
 {
 	struct rtk_ino_node *n = rtk_ino_node_of(t->ino, ino);
 
-	if (n && (n->kind == RTK_N_ACCOUNT || n->kind == RTK_N_APP || n->kind == RTK_N_WEBHOOK))
-		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind));
+	if (n && is_object(n))
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), UINT32_MAX);
+}
+
+void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino)
+{
+	unsigned index;
+	struct rtk_ino_node *n = ino < RTK_INO_PENDING_BASE ? rtk_ino_file_of(t->ino, ino, &index)
+							    : NULL;
+
+	if (n && is_object(n) && index < RTK_F__N)
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), 1u << index);
 }
 
 /* ---- read ---- */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include <fuse_lowlevel.h>
 
@@ -32,7 +33,7 @@
 struct notice {
 	struct rtk_workq_item item; /* first: a notice is its item */
 	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
-	uint64_t ino;               /* inode to invalidate, or the parent of name */
+	uint64_t ino; /* inode to invalidate, or the parent of name; a store: its retry's due time */
 	char name[];                /* "": invalidate ino; else the entry name in ino */
 };
 
@@ -53,26 +54,76 @@ static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
 
 /* ---- the notifier ---- */
 
-/* Push a store's files into the page cache, unless a newer listing replaced its bytes. */
-static void send_store(struct rtk_vfs *v, struct rtk_ino_store *s)
+/*
+ * Files the kernel had no inode for yet (the reply that hands it out may still be on its
+ * way into the kernel) are tried once more, this long after.
+ */
+#define STORE_RETRY_NS 300000
+
+static void sleep_until(uint64_t due_ns)
 {
-	unsigned i;
+	uint64_t now = rtk_clock_mono_ns();
+	struct timespec ts;
+
+	if (now >= due_ns || due_ns - now > STORE_RETRY_NS)
+		return;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(due_ns - now);
+	nanosleep(&ts, NULL);
+}
+
+/* Queue store notice n (a first try, or a retry); false when there is no room. */
+static bool queue_store(struct rtk_vfs *v, struct notice *n)
+{
+	size_t bytes = n->store->bytes;
+
+	if (atomic_fetch_add(&v->pending, bytes) + bytes > STORE_PENDING_MAX ||
+	    rtk_workq_push(v->notifier, &n->item) != 0) {
+		atomic_fetch_sub(&v->pending, bytes);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Push a store's files into the page cache, unless a newer listing replaced its bytes.
+ * True when n was queued again (a retry of the files the kernel had no inode for).
+ */
+static bool send_store(struct rtk_vfs *v, struct notice *n)
+{
+	struct rtk_ino_store *s = n->store;
+	unsigned i, left = 0;
 	int err;
 
+	if (n->ino) /* a retry: ino is when it is due */
+		sleep_until(n->ino);
 	atomic_fetch_sub(&v->pending, s->bytes);
 	if (!s->current(s)) {
 		atomic_fetch_add(&v->stale, 1);
 		s->release(s);
-		return;
+		return false;
 	}
 	for (i = 0; i < s->n; i++) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(s->files[i].len);
 
 		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
 		err = fuse_lowlevel_notify_store(v->se, s->files[i].ino, 0, &bv, 0);
-		atomic_fetch_add(err ? &v->missed : &v->sent, 1); /* -ENOENT: no such inode */
+		if (err == -ENOENT && !n->ino)
+			s->files[left++] = s->files[i];
+		else
+			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
+	}
+	if (left) {
+		s->n = left;
+		for (s->bytes = 0, i = 0; i < left; i++)
+			s->bytes += s->files[i].len;
+		n->ino = rtk_clock_mono_ns() + STORE_RETRY_NS;
+		if (queue_store(v, n))
+			return true;
+		atomic_fetch_add(&v->missed, left);
 	}
 	s->release(s);
+	return false;
 }
 
 static void notify(void *ctx, struct rtk_workq_item *item)
@@ -81,12 +132,14 @@ static void notify(void *ctx, struct rtk_workq_item *item)
 	struct notice *n = (struct notice *)item;
 
 	/* -ENOENT only means the kernel holds nothing for it. */
-	if (n->store)
-		send_store(v, n->store);
-	else if (n->name[0])
+	if (n->store) {
+		if (send_store(v, n))
+			return;
+	} else if (n->name[0]) {
 		fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
-	else
+	} else {
 		fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
+	}
 	free(n);
 }
 
@@ -131,25 +184,18 @@ static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 static void hook_store(void *ctx, struct rtk_ino_store *s)
 {
 	struct rtk_vfs *v = ctx;
-	struct notice *n;
+	struct notice *n = malloc(sizeof(*n) + 1);
 
-	if (atomic_fetch_add(&v->pending, s->bytes) + s->bytes > STORE_PENDING_MAX) {
-		atomic_fetch_sub(&v->pending, s->bytes);
-		goto full;
-	}
-	n = malloc(sizeof(*n) + 1);
 	if (n) {
 		n->store = s;
-		n->ino = 0;
+		n->ino = 0; /* a first try */
 		n->name[0] = 0;
-		if (rtk_workq_push(v->notifier, &n->item) == 0) {
+		if (queue_store(v, n)) {
 			atomic_fetch_add(&v->queued, 1);
 			return;
 		}
 		free(n);
 	}
-	atomic_fetch_sub(&v->pending, s->bytes);
-full:
 	atomic_fetch_add(&v->full, 1);
 	s->release(s);
 }
@@ -250,6 +296,8 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	e.entry_timeout = timeout_of(v, &a);
 	if (fuse_reply_entry(req, &e) != 0) /* the kernel never got it: nothing to count */
 		rtk_tree_forget(v->tree, e.ino, 1);
+	else if (!S_ISDIR(a.st.st_mode) && !a.volatile_attr)
+		rtk_tree_push_file(v->tree, e.ino); /* a read may follow: its bytes first */
 }
 
 static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

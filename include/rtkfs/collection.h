@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "rtkfs/cache.h"
@@ -128,12 +129,13 @@ int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
 bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids);
 
 /*
- * Push the bytes of the files of object directory dir (an object of kind k) into the
- * kernel's page cache (the hooks' store), if its listing is cached and fresh: no fetch, no
- * wait. A refresh that changes an object whose directory the kernel holds pushes its new
+ * Push the bytes of the files of object directory dir (an object of kind k; fields: a mask of
+ * enum rtk_field) into the kernel's page cache (the hooks' store), if its listing is cached
+ * and fresh: no fetch, no wait. A refresh that changes an object whose directory the kernel holds pushes its new
  * bytes too, after the invalidation of the old ones.
  */
-void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k);
+void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k,
+			  uint32_t fields);
 
 /* Drop a listing so that it is fetched again before anything of it is shown. */
 void rtk_coll_forget(struct rtk_coll *c, const char *key);
