@@ -92,16 +92,16 @@ static bool queue_store(struct rtk_vfs *v, struct notice *n)
 static bool send_store(struct rtk_vfs *v, struct notice *n)
 {
 	struct rtk_ino_store *s = n->store;
+	size_t bytes = s->bytes; /* pending until sent (stats.json shows when all landed) */
+	bool again = false;
 	unsigned i, left = 0;
 	int err;
 
 	if (n->ino) /* a retry: ino is when it is due */
 		sleep_until(n->ino);
-	atomic_fetch_sub(&v->pending, s->bytes);
 	if (!s->current(s)) {
 		atomic_fetch_add(&v->stale, 1);
-		s->release(s);
-		return false;
+		goto out;
 	}
 	for (i = 0; i < s->n; i++) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(s->files[i].len);
@@ -118,12 +118,15 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		for (s->bytes = 0, i = 0; i < left; i++)
 			s->bytes += s->files[i].len;
 		n->ino = rtk_clock_mono_ns() + STORE_RETRY_NS;
-		if (queue_store(v, n))
-			return true;
-		atomic_fetch_add(&v->missed, left);
+		again = queue_store(v, n);
+		if (!again)
+			atomic_fetch_add(&v->missed, left);
 	}
-	s->release(s);
-	return false;
+out:
+	atomic_fetch_sub(&v->pending, bytes);
+	if (!again)
+		s->release(s);
+	return again;
 }
 
 static void notify(void *ctx, struct rtk_workq_item *item)
