@@ -395,24 +395,12 @@ void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, en
 	struct rtk_held *h;
 	struct rtk_ids ids;
 	const char *id;
-	bool fresh = false;
-	void *v;
 
 	rtk_ino_ids(dir, &ids);
 	id = k == RTK_K_ACCOUNT ? ids.account : k == RTK_K_APP ? ids.app : ids.webhook;
-	if (!c->cfg.hooks.store || !id || rtk_coll_key(k, &ids, key, sizeof(key)) != 0)
+	if (!c->cfg.hooks.store || !id || rtk_coll_key(k, &ids, key, sizeof(key)) != 0 ||
+	    rtk_coll_peek(c, k, &ids, &h) != 0)
 		return;
-	if (k == RTK_K_ACCOUNT && c->named) {
-		rtk_held_ref(c->named);
-		h = c->named;
-	} else if (rtk_cache_peek(c->cfg.cache, key, &v, &fresh) != 0) {
-		return;
-	} else if (!fresh) {
-		rtk_held_unref(v);
-		return;
-	} else {
-		h = v;
-	}
 	o = rtk_listing_find(h->l, id, strlen(id));
 	if (o)
 		push_object(c, key, h, dir, o, fields);
@@ -756,6 +744,30 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 		return -ENOENT;
 	}
 	*hold = h;
+	return 0;
+}
+
+int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		  struct rtk_held **out)
+{
+	char key[RTK_COLL_KEY_MAX];
+	bool fresh = false;
+	void *v;
+
+	*out = NULL;
+	if (k == RTK_K_ACCOUNT && c->named) {
+		rtk_held_ref(c->named);
+		*out = c->named;
+		return 0;
+	}
+	if (rtk_coll_key(k, ids, key, sizeof(key)) != 0 ||
+	    rtk_cache_peek(c->cfg.cache, key, &v, &fresh) != 0)
+		return -ENOENT;
+	if (!fresh) {
+		rtk_held_unref(v);
+		return -ENOENT;
+	}
+	*out = v;
 	return 0;
 }
 

@@ -122,6 +122,11 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
 		   const char *remove_id);
 
+/* The listing of objects of kind k under ids if it is cached and fresh (no fetch, no wait):
+ * 0 and a new reference in *out, or -ENOENT. */
+int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		  struct rtk_held **out);
+
 /*
  * Does the cached listing of kind k under ids list the object ids names (no fetch, no
  * wait)? False when nothing is cached.
