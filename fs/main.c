@@ -173,6 +173,7 @@ static int build_tree(struct daemon *d)
 	    .ttl_s = o->ttl,
 	    .timeout_ns = o->timeout * RTK_NS_PER_SEC,
 	    .ro = o->ro,
+	    .push = o->push != 0,
 	};
 	struct rtk_tree_config tc = {
 	    .api = d->api,

@@ -12,6 +12,7 @@
  * is invalidated through the attributes (mtime, size) and through the notifier thread below.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -45,6 +46,13 @@ struct rtk_vfs {
 	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
 	atomic_uint_fast64_t queued, sent, stale, full, missed;
 	atomic_size_t pending; /* bytes of the stores queued */
+	/*
+	 * The store being sent. Its write may wait in the kernel for a page that a READ holds;
+	 * that READ is answered with the store's bytes, not a newer listing's, so the page
+	 * never mixes two versions (the newer listing's invalidation follows the store).
+	 */
+	pthread_mutex_t claim_lock; /* never held across a write to the kernel */
+	struct rtk_ino_store *claim;
 };
 
 static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
@@ -99,6 +107,11 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 
 	if (n->ino) /* a retry: ino is when it is due */
 		sleep_until(n->ino);
+	/* Claim, then check: a READ answered from a newer listing after the claim is answered
+	 * with these bytes; one answered before it means the check fails. */
+	pthread_mutex_lock(&v->claim_lock);
+	v->claim = s;
+	pthread_mutex_unlock(&v->claim_lock);
 	if (!s->current(s)) {
 		atomic_fetch_add(&v->stale, 1);
 		goto out;
@@ -113,6 +126,9 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		else
 			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
 	}
+	pthread_mutex_lock(&v->claim_lock);
+	v->claim = NULL;
+	pthread_mutex_unlock(&v->claim_lock);
 	if (left) {
 		s->n = left;
 		for (s->bytes = 0, i = 0; i < left; i++)
@@ -123,6 +139,9 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 			atomic_fetch_add(&v->missed, left);
 	}
 out:
+	pthread_mutex_lock(&v->claim_lock);
+	v->claim = NULL;
+	pthread_mutex_unlock(&v->claim_lock);
 	atomic_fetch_sub(&v->pending, bytes);
 	if (!again)
 		s->release(s);
@@ -499,6 +518,36 @@ static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
 	do_readdir(req, ino, size, off, true);
 }
 
+/* If the store being sent holds file ino, answer a READ with its bytes (a copy). */
+static int read_claimed(struct rtk_vfs *v, uint64_t ino, uint64_t off, size_t size,
+			struct rtk_tree_data *data)
+{
+	const struct rtk_ino_store_file *f = NULL;
+	struct rtk_tree_data d = {0};
+	unsigned i;
+	int err = 0;
+
+	pthread_mutex_lock(&v->claim_lock);
+	for (i = 0; v->claim && i < v->claim->n && !f; i++)
+		if (v->claim->files[i].ino == ino)
+			f = &v->claim->files[i];
+	if (f && off < f->len) {
+		d.n = f->len - off < size ? f->len - off : size;
+		d.owned = malloc(d.n);
+		if (d.owned)
+			memcpy(d.owned, f->p + off, d.n);
+		else
+			err = -ENOMEM;
+		d.p = d.owned;
+	}
+	pthread_mutex_unlock(&v->claim_lock);
+	if (f && !err) {
+		rtk_tree_data_release(data);
+		*data = d;
+	}
+	return err;
+}
+
 static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -511,8 +560,11 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	tally(v, RTK_KOP_READ);
 	if (f)
 		err = rtk_tree_file_read(f, (uint64_t)off, size, &data);
-	if (err == -EBADF) /* a field opened for writing reads like any other */
+	if (err == -EBADF) { /* a field opened for writing reads like any other */
 		err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
+		if (!err && v->cfg.push)
+			err = read_claimed(v, ino, (uint64_t)off, size, &data);
+	}
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -661,7 +713,7 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 	struct rtk_ino_hooks h = {
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
-		.store = hook_store,
+		.store = v->cfg.push ? hook_store : NULL,
 		.ctx = v,
 	};
 	return h;
@@ -686,8 +738,13 @@ struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg)
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
+	if (pthread_mutex_init(&v->claim_lock, NULL)) {
+		free(v);
+		return NULL;
+	}
 	v->notifier = rtk_workq_new(&qc);
 	if (!v->notifier) {
+		pthread_mutex_destroy(&v->claim_lock);
 		free(v);
 		return NULL;
 	}
@@ -699,5 +756,6 @@ void rtk_vfs_free(struct rtk_vfs *v)
 	if (!v)
 		return;
 	rtk_workq_free(v->notifier);
+	pthread_mutex_destroy(&v->claim_lock);
 	free(v);
 }

@@ -22,6 +22,7 @@ struct rtk_vfs_config {
 	double ttl_s;         /* entry and attribute timeouts */
 	uint64_t timeout_ns;  /* deadline of every request */
 	bool ro;
+	bool push;            /* the hooks push bytes into the page cache (store) */
 };
 
 /* NULL on ENOMEM. */

@@ -147,3 +147,11 @@ def test_readers_never_see_bytes_older_than_allowed(api, mount):
     time.sleep(2 * ttl + 0.3)
     for h, d in zip(hooks, dirs):
         assert (d / "url").read_bytes() == history[h["id"]][-1][2]
+
+
+def test_push_off_reads_through_the_daemon(api, mount):
+    m = mount(api, options={"ro": True, "ttl": 30, "push": 0})
+    d = m / wdir() / api.webhooks(A, P)[0]["id"]
+    os.listdir(d)
+    assert reads_of(m, lambda: [(d / f).read_bytes() for f in FIELDS]) == len(FIELDS)
+    assert stats(m)["push"]["queued"] == 0
