@@ -93,6 +93,13 @@ static bool queue_store(struct rtk_vfs *v, struct notice *n)
 	return true;
 }
 
+static void claim(struct rtk_vfs *v, struct rtk_ino_store *s)
+{
+	pthread_mutex_lock(&v->claim_lock);
+	v->claim = s;
+	pthread_mutex_unlock(&v->claim_lock);
+}
+
 /*
  * Push a store's files into the page cache, unless a newer listing replaced its bytes.
  * True when n was queued again (a retry of the files the kernel had no inode for).
@@ -109,9 +116,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		sleep_until(n->ino);
 	/* Claim, then check: a READ answered from a newer listing after the claim is answered
 	 * with these bytes; one answered before it means the check fails. */
-	pthread_mutex_lock(&v->claim_lock);
-	v->claim = s;
-	pthread_mutex_unlock(&v->claim_lock);
+	claim(v, s);
 	if (!s->current(s)) {
 		atomic_fetch_add(&v->stale, 1);
 		goto out;
@@ -126,9 +131,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		else
 			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
 	}
-	pthread_mutex_lock(&v->claim_lock);
-	v->claim = NULL;
-	pthread_mutex_unlock(&v->claim_lock);
+	claim(v, NULL); /* before the files are moved for the retry */
 	if (left) {
 		s->n = left;
 		for (s->bytes = 0, i = 0; i < left; i++)
@@ -139,9 +142,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 			atomic_fetch_add(&v->missed, left);
 	}
 out:
-	pthread_mutex_lock(&v->claim_lock);
-	v->claim = NULL;
-	pthread_mutex_unlock(&v->claim_lock);
+	claim(v, NULL);
 	atomic_fetch_sub(&v->pending, bytes);
 	if (!again)
 		s->release(s);
