@@ -315,6 +315,8 @@ static struct rtk_ino_node *collection_node(struct rtk_coll *c, const struct fet
 
 /* ---- pushing bytes into the kernel's page cache ---- */
 
+static int peek_key(struct rtk_coll *c, enum rtk_kind k, const char *key, struct rtk_held **out);
+
 /* A store of one object's files: keeps its listing alive, and knows the listing's key. */
 struct push {
 	struct rtk_ino_store s; /* first: a push is its store */
@@ -399,7 +401,7 @@ void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, en
 	rtk_ino_ids(dir, &ids);
 	id = k == RTK_K_ACCOUNT ? ids.account : k == RTK_K_APP ? ids.app : ids.webhook;
 	if (!c->cfg.hooks.store || !id || rtk_coll_key(k, &ids, key, sizeof(key)) != 0 ||
-	    rtk_coll_peek(c, k, &ids, &h) != 0)
+	    peek_key(c, k, key, &h) != 0)
 		return;
 	o = rtk_listing_find(h->l, id, strlen(id));
 	if (o)
@@ -747,10 +749,9 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 	return 0;
 }
 
-int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
-		  struct rtk_held **out)
+/* rtk_coll_peek with the listing's key at hand. */
+static int peek_key(struct rtk_coll *c, enum rtk_kind k, const char *key, struct rtk_held **out)
 {
-	char key[RTK_COLL_KEY_MAX];
 	bool fresh = false;
 	void *v;
 
@@ -760,8 +761,7 @@ int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids
 		*out = c->named;
 		return 0;
 	}
-	if (rtk_coll_key(k, ids, key, sizeof(key)) != 0 ||
-	    rtk_cache_peek(c->cfg.cache, key, &v, &fresh) != 0)
+	if (rtk_cache_peek(c->cfg.cache, key, &v, &fresh) != 0)
 		return -ENOENT;
 	if (!fresh) {
 		rtk_held_unref(v);
@@ -769,6 +769,17 @@ int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids
 	}
 	*out = v;
 	return 0;
+}
+
+int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		  struct rtk_held **out)
+{
+	char key[RTK_COLL_KEY_MAX];
+
+	*out = NULL;
+	if (rtk_coll_key(k, ids, key, sizeof(key)) != 0)
+		return -ENOENT;
+	return peek_key(c, k, key, out);
 }
 
 bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids)
