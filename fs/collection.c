@@ -164,6 +164,8 @@ struct fetch {
 	bool have_old; /* an older listing can stand in: never wait for the budget or a 429 */
 	size_t bytes;  /* body bytes of the pages so far */
 	struct rtk_pagepack *pack; /* the pages' bodies, to share; NULL when not sharing */
+	/* A refresh to report once the cache holds it (references; see finish_fetch). */
+	struct rtk_held *old, *fresh;
 };
 
 static size_t max_body(const struct rtk_coll *c)
@@ -323,15 +325,114 @@ static struct rtk_ino_node *collection_node(struct rtk_coll *c, const struct fet
 	return rtk_ino_find(t, n, "webhooks");
 }
 
-/* Tell the kernel to drop what it holds of objects that changed, went away or came. */
-static void report_changes(struct rtk_coll *c, const struct fetch *f,
-			   const struct rtk_held *old, const struct rtk_listing *nl)
+/* ---- pushing bytes into the kernel's page cache ---- */
+
+static int peek_key(struct rtk_coll *c, enum rtk_kind k, const char *key, struct rtk_held **out);
+
+/* A store of one object's files: keeps its listing alive, and knows the listing's key. */
+struct push {
+	struct rtk_ino_store s; /* first: a push is its store */
+	struct rtk_coll *c;
+	struct rtk_held *h;
+	char key[];
+};
+
+/*
+ * Still what a READ returns: the listing is the one the cache holds for its key, and fresh.
+ * Invalidations for a newer listing are queued only once the cache holds it (finish_fetch),
+ * so a store that passes this lands before them.
+ */
+static bool push_current(const struct rtk_ino_store *s)
+{
+	const struct push *p = (const struct push *)s;
+	bool fresh = false;
+	void *v;
+
+	if (p->h == p->c->named)
+		return true;
+	if (rtk_cache_peek(p->c->cfg.cache, p->key, &v, &fresh) != 0)
+		return false;
+	rtk_held_unref(v);
+	return v == p->h && fresh;
+}
+
+static void push_release(struct rtk_ino_store *s)
+{
+	struct push *p = (struct push *)s;
+
+	rtk_held_unref(p->h);
+	free(p);
+}
+
+/* Queue the fields (a mask of enum rtk_field) of object o, listed in h (cached as key), for
+ * the files of dir. */
+static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
+			const struct rtk_ino_node *dir, const struct rtk_obj *o, uint32_t fields)
 {
 	const struct rtk_ino_hooks *hk = &c->cfg.hooks;
+	size_t klen = strlen(key), len;
+	struct push *p;
+	unsigned f;
+
+	if (!hk->store || rtk_obj_is_bare(o) || !(p = calloc(1, sizeof(*p) + klen + 1)))
+		return;
+	for (f = 0; f < RTK_F__N && p->s.n < RTK_INO_STORE_FILES; f++) {
+		const char *bytes;
+
+		if (!(fields & (1u << f)) || !rtk_path_field_name(rtk_obj_kind(o), (enum rtk_field)f))
+			continue;
+		bytes = rtk_obj_field(o, (enum rtk_field)f, &len);
+		if (!bytes || !len || len > RTK_INO_STORE_FILE_MAX)
+			continue; /* nothing to read, or read on demand */
+		p->s.files[p->s.n++] = (struct rtk_ino_store_file){
+			.ino = rtk_ino_file(dir, f), .p = bytes, .len = len};
+		p->s.bytes += len;
+	}
+	if (!p->s.n) {
+		free(p);
+		return;
+	}
+	p->s.current = push_current;
+	p->s.release = push_release;
+	p->c = c;
+	rtk_held_ref(h);
+	p->h = h;
+	memcpy(p->key, key, klen + 1);
+	hk->store(hk->ctx, &p->s);
+}
+
+void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k,
+			  uint32_t fields)
+{
+	char key[RTK_COLL_KEY_MAX];
+	const struct rtk_obj *o;
+	struct rtk_held *h;
+	struct rtk_ids ids;
+	const char *id;
+
+	rtk_ino_ids(dir, &ids);
+	id = k == RTK_K_ACCOUNT ? ids.account : k == RTK_K_APP ? ids.app : ids.webhook;
+	if (!c->cfg.hooks.store || !id || rtk_coll_key(k, &ids, key, sizeof(key)) != 0 ||
+	    peek_key(c, k, key, &h) != 0)
+		return;
+	o = rtk_listing_find(h->l, id, strlen(id));
+	if (o)
+		push_object(c, key, h, dir, o, fields);
+	rtk_held_unref(h);
+}
+
+/* Tell the kernel to drop what it holds of objects that changed, went away or came. */
+static void report_changes(struct rtk_coll *c, const struct fetch *f,
+			   const struct rtk_held *old, struct rtk_held *fresh)
+{
+	const struct rtk_listing *nl = fresh->l;
+	const struct rtk_ino_hooks *hk = &c->cfg.hooks;
 	struct rtk_ino_node *coll, *n;
+	char key[RTK_COLL_KEY_MAX];
 	size_t i, count, idlen;
 
-	if (!old || !hk->inval_inode || !(coll = collection_node(c, f)))
+	if (!old || !hk->inval_inode || !(coll = collection_node(c, f)) ||
+	    rtk_coll_key(f->kind, &f->ids, key, sizeof(key)) != 0)
 		return;
 	count = rtk_listing_count(old->l);
 	for (i = 0; i < count; i++) {
@@ -345,6 +446,8 @@ static void report_changes(struct rtk_coll *c, const struct fetch *f,
 		rtk_ino_inval_object(hk, n);
 		if (n && !now && hk->inval_entry)
 			hk->inval_entry(hk->ctx, coll->ino, id);
+		else if (n && now && rtk_ino_held(c->cfg.ino, n))
+			push_object(c, key, fresh, n, now, UINT32_MAX); /* after the invalidation */
 	}
 	/* New names may sit in the kernel as negative entries. */
 	count = rtk_listing_count(nl);
@@ -529,6 +632,21 @@ static int key_ids(const char *key, enum rtk_kind *k, struct rtk_ids *ids, char 
 static int fetch_listing(void *ctx, const char *key, void *oldv, void **out);
 
 /*
+ * After rtk_cache_get with fetch_listing: report what a refresh changed, now that the cache
+ * holds the new listing. Stores of the old listing queued before this are dropped when sent
+ * (no longer current) or land before these invalidations; never after them.
+ */
+static void finish_fetch(struct fetch *f)
+{
+	if (!f->fresh)
+		return;
+	report_changes(f->c, f, f->old, f->fresh);
+	rtk_held_unref(f->old);
+	rtk_held_unref(f->fresh);
+	f->old = f->fresh = NULL;
+}
+
+/*
  * Another mount changed listing key (the subscriber thread): if we hold it, fetch it again
  * now and report what changed to the kernel, so that reads here see the write at once.
  */
@@ -556,6 +674,7 @@ static void on_shared_inval(void *ctx, const char *key)
 			h = v;
 			rtk_held_unref(h);
 		}
+		finish_fetch(&f);
 	}
 }
 
@@ -578,7 +697,12 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 		rtk_listing_unref(l);
 		return -ENOMEM;
 	}
-	report_changes(f->c, f, old, l);
+	if (old) { /* reported once the cache holds h (finish_fetch) */
+		rtk_held_ref(old);
+		rtk_held_ref(h);
+		f->old = old;
+		f->fresh = h;
+	}
 	read_ahead(f->c, f, l);
 	*out = h;
 	return 0;
@@ -606,6 +730,7 @@ int rtk_coll_get(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
 	if (err)
 		return err;
 	err = rtk_cache_get(c->cfg.cache, key, fetch_listing, &f, &w, &v, NULL);
+	finish_fetch(&f);
 	if (err)
 		return err;
 	*out = v;
@@ -634,6 +759,39 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 	}
 	*hold = h;
 	return 0;
+}
+
+/* rtk_coll_peek with the listing's key at hand. */
+static int peek_key(struct rtk_coll *c, enum rtk_kind k, const char *key, struct rtk_held **out)
+{
+	bool fresh = false;
+	void *v;
+
+	*out = NULL;
+	if (k == RTK_K_ACCOUNT && c->named) {
+		rtk_held_ref(c->named);
+		*out = c->named;
+		return 0;
+	}
+	if (rtk_cache_peek(c->cfg.cache, key, &v, &fresh) != 0)
+		return -ENOENT;
+	if (!fresh) {
+		rtk_held_unref(v);
+		return -ENOENT;
+	}
+	*out = v;
+	return 0;
+}
+
+int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		  struct rtk_held **out)
+{
+	char key[RTK_COLL_KEY_MAX];
+
+	*out = NULL;
+	if (rtk_coll_key(k, ids, key, sizeof(key)) != 0)
+		return -ENOENT;
+	return peek_key(c, k, key, out);
 }
 
 bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids)

@@ -125,7 +125,17 @@ struct snapshot {
 	bool has_shared;
 	struct rtk_shared_stats sh;
 	char sh_since[32], sh_err_when[32];
+	struct rtk_ctl_kernel k;
 };
+
+static const char *const kop_names[RTK_KOP__N] = {
+	"lookup", "getattr", "readdirplus", "read", "open", "flush", "release", "write", "forget",
+};
+
+const char *rtk_ctl_kop_name(enum rtk_ctl_kop op)
+{
+	return op < RTK_KOP__N ? kop_names[op] : "?";
+}
 
 static void format_time(int64_t t, char *out, size_t outsz)
 {
@@ -166,6 +176,8 @@ static void take_snapshot(struct rtk_ctl *c, struct snapshot *s)
 	}
 	format_time(s->werr.time, s->werr_when, sizeof(s->werr_when));
 	format_time(s->err.time, s->err_when, sizeof(s->err_when));
+	if (c->cfg.kernel_stats)
+		c->cfg.kernel_stats(c->cfg.kernel_ctx, &s->k);
 	if (c->cfg.shared) {
 		s->has_shared = true;
 		rtk_shared_get_stats(c->cfg.shared, &s->sh);
@@ -230,6 +242,20 @@ static void put_shared_json(struct rtk_buf *b, int *err, const struct snapshot *
 	put(b, err, "}");
 }
 
+/* ,"kernel": {...}, "push": {...} */
+static void put_kernel_json(struct rtk_buf *b, int *err, const struct rtk_ctl_kernel *k)
+{
+	size_t i;
+
+	put(b, err, ",\n  \"kernel\": {");
+	for (i = 0; i < RTK_KOP__N; i++)
+		put(b, err, "%s\"%s\": %" PRIu64, i ? ", " : "", kop_names[i], k->ops[i]);
+	put(b, err,
+	    "},\n  \"push\": {\"queued\": %" PRIu64 ", \"sent\": %" PRIu64 ", \"stale\": %" PRIu64
+	    ", \"full\": %" PRIu64 ", \"missed\": %" PRIu64 ", \"pending_bytes\": %zu}",
+	    k->queued, k->sent, k->stale, k->full, k->missed, k->pending_bytes);
+}
+
 static int render_json(struct rtk_ctl *c, const struct snapshot *s, struct rtk_buf *b)
 {
 	int err = 0;
@@ -268,6 +294,7 @@ static int render_json(struct rtk_ctl *c, const struct snapshot *s, struct rtk_b
 		put(b, &err, "null");
 	put(b, &err, ",\n  \"last_write_error\": ");
 	put_record(b, &err, &s->werr, s->werr_when);
+	put_kernel_json(b, &err, &s->k);
 	put_shared_json(b, &err, s);
 	put(b, &err, "\n}\n");
 	return err;

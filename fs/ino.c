@@ -282,6 +282,16 @@ void rtk_ino_ids(const struct rtk_ino_node *n, struct rtk_ids *ids)
 	}
 }
 
+bool rtk_ino_held(struct rtk_ino *t, const struct rtk_ino_node *n)
+{
+	bool held;
+
+	pthread_mutex_lock(&t->lock);
+	held = n->nlookup > 0;
+	pthread_mutex_unlock(&t->lock);
+	return held;
+}
+
 size_t rtk_ino_count(struct rtk_ino *t)
 {
 	size_t n;

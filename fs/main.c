@@ -173,6 +173,7 @@ static int build_tree(struct daemon *d)
 	    .ttl_s = o->ttl,
 	    .timeout_ns = o->timeout * RTK_NS_PER_SEC,
 	    .ro = o->ro,
+	    .push = o->push != 0,
 	};
 	struct rtk_tree_config tc = {
 	    .api = d->api,
@@ -193,6 +194,8 @@ static int build_tree(struct daemon *d)
 		return fail("out of memory");
 	tc.cache = d->cache;
 	tc.hooks = rtk_vfs_hooks(d->vfs);
+	tc.kernel_stats = rtk_vfs_kernel_stats;
+	tc.kernel_ctx = d->vfs;
 	d->tree = rtk_tree_new(&tc);
 	if (!d->tree)
 		return fail("cannot set up the tree");

@@ -30,6 +30,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("timeout=%u", timeout),
 	OPT("rate=%s", rate),
 	OPT("prefetch=%u", prefetch),
+	OPT("push=%u", push),
 	OPT("max_body=%lu", max_body),
 	OPT("base_url=%s", base_url),
 	OPT("token_file=%s", token_file),
@@ -90,6 +91,7 @@ int rtk_opts_parse(struct fuse_args *args, struct rtk_opts *o)
 	o->stale = 300;
 	o->timeout = 15;
 	o->prefetch = 8;
+	o->push = 1;
 	o->max_body = 16ul << 20;
 	o->rate = strdup("1200/300");
 	if (!o->rate)
@@ -296,6 +298,8 @@ void rtk_opts_print_help(void)
 	       "    -o rate=N/SECONDS      client-side request budget (default: 1200/300)\n"
 	       "    -o prefetch=N          parallel read-ahead of sub-collections, 0 = off "
 	       "(default: 8)\n"
+	       "    -o push=0|1            push the bytes of files the kernel was handed into\n"
+	       "                           its page cache before they are read (default: 1)\n"
 	       "    -o max_body=BYTES      largest API response accepted (default: 16777216)\n"
 	       "    -o base_url=URL        API base URL (default: $CLOUDFLARE_BASE_URL, else\n"
 	       "                           $CLOUDFLARE_API_BASE_URL, else %s)\n"

@@ -374,13 +374,12 @@ static int readdir_collection(struct rtk_tree *t, struct rtk_ino_node *n,
 	count = rtk_listing_count(h->l);
 	for (i = 0; i < count; i++) {
 		const struct rtk_obj *o = rtk_listing_at(h->l, i);
-		const char *id = rtk_obj_id(o, NULL);
 
 		if (e->index + 1 <= e->off) { /* skip without making nodes */
 			e->index++;
 			continue;
 		}
-		c = rtk_ino_child(t->ino, n, id, child, e->plus);
+		c = rtk_ino_child(t->ino, n, rtk_obj_id(o, NULL), child, e->plus);
 		if (!c) {
 			err = -ENOMEM;
 			break;
@@ -393,12 +392,54 @@ static int readdir_collection(struct rtk_tree *t, struct rtk_ino_node *n,
 	return err;
 }
 
+/*
+ * The collection document and the sub-collection directory of object directory n. Their
+ * attributes come from the sub-collection's listing, which ls of n should not fetch: when it
+ * is cached and fresh (read-ahead fetched it), they are offered with it; else uncached (the
+ * document with size 0), and the kernel asks for them on use.
+ */
+static int readdir_sub(struct rtk_tree *t, struct rtk_ino_node *n, const struct rtk_obj *owner,
+		       struct dirent_emit *e)
+{
+	enum rtk_kind k = obj_kind_of(n->kind);
+	enum rtk_node_kind sub = n->kind == RTK_N_ACCOUNT ? RTK_N_APPS : RTK_N_WEBHOOKS;
+	const struct rtk_coll_doc *doc = NULL;
+	struct rtk_held *h = NULL;
+	struct rtk_ino_node *c;
+	struct rtk_ids ids;
+	struct rtk_attr a;
+
+	rtk_ino_ids(n, &ids);
+	if (rtk_coll_peek(t->coll, k + 1, &ids, &h) == 0 && rtk_coll_doc(h, &doc) != 0)
+		doc = NULL;
+	rtk_attr_volatile_file(&t->attr, rtk_ino_file(n, RTK_PATH_DOC_INDEX), 0444, 0, &a);
+	a.st.st_mtim = a.st.st_ctim = a.st.st_atim = rtk_attr_obj_time(&t->attr, owner);
+	if (doc) {
+		rtk_attr_dir(&t->attr, a.st.st_ino, doc->mtime, &a);
+		a.st.st_mode = S_IFREG | 0444;
+		a.st.st_size = (off_t)doc->len;
+		a.st.st_blocks = (blkcnt_t)((doc->len + 511) / 512);
+	}
+	if (!offer(e, rtk_path_doc_name(k + 1), &a))
+		goto out;
+	c = rtk_ino_child(t->ino, n, rtk_path_collection_name(k + 1), sub, e->plus);
+	if (!c) {
+		rtk_held_unref(h);
+		return -ENOMEM;
+	}
+	rtk_attr_dir(&t->attr, c->ino, h ? h->changed : rtk_attr_obj_time(&t->attr, owner), &a);
+	a.volatile_attr = !h;
+	offer_dir(e, c, &a);
+out:
+	rtk_held_unref(h);
+	return 0;
+}
+
 static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const struct rtk_op *op,
 			  struct dirent_emit *e)
 {
 	enum rtk_kind k = obj_kind_of(n->kind);
 	const struct rtk_obj *owner;
-	struct rtk_ino_node *c;
 	struct rtk_held *h;
 	struct rtk_ids ids;
 	struct rtk_attr a;
@@ -418,32 +459,8 @@ static int readdir_object(struct rtk_tree *t, struct rtk_ino_node *n, const stru
 		if (!offer(e, fname, &a))
 			goto out_unref;
 	}
-	if (n->kind != RTK_N_WEBHOOK) {
-		enum rtk_node_kind sub = n->kind == RTK_N_ACCOUNT ? RTK_N_APPS : RTK_N_WEBHOOKS;
-
-		/*
-		 * The collection document: its size comes from the sub-collection's listing,
-		 * which ls of this directory should not fetch: offer it uncached (size 0);
-		 * the kernel asks for its attributes before reading it.
-		 */
-		rtk_attr_volatile_file(&t->attr, rtk_ino_file(n, RTK_PATH_DOC_INDEX), 0444, 0, &a);
-		a.st.st_mtim = a.st.st_ctim = a.st.st_atim = rtk_attr_obj_time(&t->attr, owner);
-		if (!offer(e, rtk_path_doc_name(k + 1), &a))
-			goto out_unref;
-
-		c = rtk_ino_child(t->ino, n, rtk_path_collection_name(k + 1), sub, e->plus);
-		if (!c) {
-			err = -ENOMEM;
-			goto out_unref;
-		}
-		/*
-		 * Its mtime comes from its own listing, which ls of this directory should
-		 * not fetch: offer it uncached, the kernel looks it up on use.
-		 */
-		rtk_attr_dir(&t->attr, c->ino, rtk_attr_obj_time(&t->attr, owner), &a);
-		a.volatile_attr = true;
-		offer_dir(e, c, &a);
-	}
+	if (n->kind != RTK_N_WEBHOOK)
+		err = readdir_sub(t, n, owner, e);
 out_unref:
 	rtk_held_unref(h);
 	return err;
@@ -486,6 +503,29 @@ int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
 	default:
 		return -ENOTDIR;
 	}
+}
+
+static bool is_object(const struct rtk_ino_node *n)
+{
+	return n->kind == RTK_N_ACCOUNT || n->kind == RTK_N_APP || n->kind == RTK_N_WEBHOOK;
+}
+
+void rtk_tree_push_dir(struct rtk_tree *t, uint64_t ino)
+{
+	struct rtk_ino_node *n = rtk_ino_node_of(t->ino, ino);
+
+	if (n && is_object(n))
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), UINT32_MAX);
+}
+
+void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino)
+{
+	unsigned index;
+	struct rtk_ino_node *n = ino < RTK_INO_PENDING_BASE ? rtk_ino_file_of(t->ino, ino, &index)
+							    : NULL;
+
+	if (n && is_object(n) && index < RTK_F__N)
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), 1u << index);
 }
 
 /* ---- read ---- */
@@ -711,6 +751,7 @@ static int make_parts(struct rtk_tree *t)
 			.api = t->cfg.api, .cache = t->cfg.cache,
 			.health = t->health, .accounts = t->cfg.accounts,
 			.naccounts = t->cfg.naccounts, .shared = t->cfg.shared,
+			.kernel_stats = t->cfg.kernel_stats, .kernel_ctx = t->cfg.kernel_ctx,
 		};
 
 		t->ctl = rtk_ctl_new(&xc);

@@ -13,10 +13,13 @@
  * through the notifier thread below.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include <fuse_lowlevel.h>
 
@@ -32,10 +35,13 @@
 	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME |                    \
 	 FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID | FUSE_SET_ATTR_KILL_PRIV |            \
 	 FUSE_SET_ATTR_FILE | FUSE_SET_ATTR_OPEN | FUSE_SET_ATTR_TIMES_SET)
+/* Bytes of queued stores at most: past it a store is dropped (the kernel reads instead). */
+#define STORE_PENDING_MAX (8u << 20)
 
 struct notice {
 	struct rtk_workq_item item; /* first: a notice is its item */
-	uint64_t ino;               /* inode to invalidate, or the parent of name */
+	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
+	uint64_t ino; /* inode to invalidate, or the parent of name; a store: its retry's due time */
 	char name[];                /* "": invalidate ino; else the entry name in ino */
 };
 
@@ -44,9 +50,111 @@ struct rtk_vfs {
 	struct rtk_tree *tree;
 	struct rtk_workq *notifier; /* one thread: the only sender of kernel notifications */
 	struct fuse_session *se;
+	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
+	atomic_uint_fast64_t queued, sent, stale, full, missed;
+	atomic_size_t pending; /* bytes of the stores queued */
+	/*
+	 * The store being sent. Its write may wait in the kernel for a page that a READ holds;
+	 * that READ is answered with the store's bytes, not a newer listing's, so the page
+	 * never mixes two versions (the newer listing's invalidation follows the store).
+	 */
+	pthread_mutex_t claim_lock; /* never held across a write to the kernel */
+	struct rtk_ino_store *claim;
 };
 
+static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
+{
+	atomic_fetch_add_explicit(&v->ops[op], 1, memory_order_relaxed);
+}
+
 /* ---- the notifier ---- */
+
+/*
+ * Files the kernel had no inode for yet (the reply that hands it out may still be on its
+ * way into the kernel) are tried once more, this long after.
+ */
+#define STORE_RETRY_NS 300000
+
+static void sleep_until(uint64_t due_ns)
+{
+	uint64_t now = rtk_clock_mono_ns();
+	struct timespec ts;
+
+	if (now >= due_ns || due_ns - now > STORE_RETRY_NS)
+		return;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(due_ns - now);
+	nanosleep(&ts, NULL);
+}
+
+/* Queue store notice n (a first try, or a retry); false when there is no room. */
+static bool queue_store(struct rtk_vfs *v, struct notice *n)
+{
+	size_t bytes = n->store->bytes;
+
+	if (atomic_fetch_add(&v->pending, bytes) + bytes > STORE_PENDING_MAX ||
+	    rtk_workq_push(v->notifier, &n->item) != 0) {
+		atomic_fetch_sub(&v->pending, bytes);
+		return false;
+	}
+	return true;
+}
+
+static void claim(struct rtk_vfs *v, struct rtk_ino_store *s)
+{
+	pthread_mutex_lock(&v->claim_lock);
+	v->claim = s;
+	pthread_mutex_unlock(&v->claim_lock);
+}
+
+/*
+ * Push a store's files into the page cache, unless a newer listing replaced its bytes.
+ * True when n was queued again (a retry of the files the kernel had no inode for).
+ */
+static bool send_store(struct rtk_vfs *v, struct notice *n)
+{
+	struct rtk_ino_store *s = n->store;
+	size_t bytes = s->bytes; /* pending until sent (stats.json shows when all landed) */
+	bool again = false;
+	unsigned i, left = 0;
+	int err;
+
+	if (n->ino) /* a retry: ino is when it is due */
+		sleep_until(n->ino);
+	/* Claim, then check: a READ answered from a newer listing after the claim is answered
+	 * with these bytes; one answered before it means the check fails. */
+	claim(v, s);
+	if (!s->current(s)) {
+		atomic_fetch_add(&v->stale, 1);
+		goto out;
+	}
+	for (i = 0; i < s->n; i++) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(s->files[i].len);
+
+		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
+		err = fuse_lowlevel_notify_store(v->se, s->files[i].ino, 0, &bv, 0);
+		if (err == -ENOENT && !n->ino)
+			s->files[left++] = s->files[i];
+		else
+			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
+	}
+	claim(v, NULL); /* before the files are moved for the retry */
+	if (left) {
+		s->n = left;
+		for (s->bytes = 0, i = 0; i < left; i++)
+			s->bytes += s->files[i].len;
+		n->ino = rtk_clock_mono_ns() + STORE_RETRY_NS;
+		again = queue_store(v, n);
+		if (!again)
+			atomic_fetch_add(&v->missed, left);
+	}
+out:
+	claim(v, NULL);
+	atomic_fetch_sub(&v->pending, bytes);
+	if (!again)
+		s->release(s);
+	return again;
+}
 
 static void notify(void *ctx, struct rtk_workq_item *item)
 {
@@ -54,16 +162,27 @@ static void notify(void *ctx, struct rtk_workq_item *item)
 	struct notice *n = (struct notice *)item;
 
 	/* -ENOENT only means the kernel holds nothing for it. */
-	if (n->name[0])
+	if (n->store) {
+		if (send_store(v, n))
+			return;
+	} else if (n->name[0]) {
 		fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
-	else
+	} else {
 		fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
+	}
 	free(n);
 }
 
 static void drop_notice(void *ctx, struct rtk_workq_item *item)
 {
-	free(item);
+	struct rtk_vfs *v = ctx;
+	struct notice *n = (struct notice *)item;
+
+	if (n->store) {
+		atomic_fetch_sub(&v->pending, n->store->bytes);
+		n->store->release(n->store);
+	}
+	free(n);
 }
 
 static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
@@ -73,6 +192,7 @@ static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
 
 	if (!n)
 		return; /* the kernel will age it out by the TTL */
+	n->store = NULL;
 	n->ino = ino;
 	memcpy(n->name, name ? name : "", len + 1);
 	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
@@ -88,6 +208,41 @@ static void hook_inval_inode(void *ctx, uint64_t ino)
 static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 {
 	enqueue(ctx, parent, name);
+}
+
+/* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
+static void hook_store(void *ctx, struct rtk_ino_store *s)
+{
+	struct rtk_vfs *v = ctx;
+	struct notice *n = malloc(sizeof(*n) + 1);
+
+	if (n) {
+		n->store = s;
+		n->ino = 0; /* a first try */
+		n->name[0] = 0;
+		if (queue_store(v, n)) {
+			atomic_fetch_add(&v->queued, 1);
+			return;
+		}
+		free(n);
+	}
+	atomic_fetch_add(&v->full, 1);
+	s->release(s);
+}
+
+void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
+{
+	struct rtk_vfs *v = ctx;
+	size_t i;
+
+	for (i = 0; i < RTK_KOP__N; i++)
+		out->ops[i] = atomic_load_explicit(&v->ops[i], memory_order_relaxed);
+	out->queued = atomic_load(&v->queued);
+	out->sent = atomic_load(&v->sent);
+	out->stale = atomic_load(&v->stale);
+	out->full = atomic_load(&v->full);
+	out->missed = atomic_load(&v->missed);
+	out->pending_bytes = atomic_load(&v->pending);
 }
 
 int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)
@@ -154,6 +309,7 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int err;
 
+	tally(v, RTK_KOP_LOOKUP);
 	memset(&e, 0, sizeof(e));
 	err = rtk_tree_lookup(v->tree, parent, name, &op, &a);
 	if (err == -ENOENT) {
@@ -173,10 +329,13 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	e.entry_timeout = timeout_of(v, &a);
 	if (fuse_reply_entry(req, &e) != 0) /* the kernel never got it: nothing to count */
 		rtk_tree_forget(v->tree, e.ino, 1);
+	else if (!S_ISDIR(a.st.st_mode) && !a.volatile_attr)
+		rtk_tree_push_file(v->tree, e.ino); /* a read may follow: its bytes first */
 }
 
 static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	tally(vfs_of(req), RTK_KOP_FORGET);
 	rtk_tree_forget(vfs_of(req)->tree, ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -185,6 +344,7 @@ static void vfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_da
 {
 	size_t i;
 
+	tally(vfs_of(req), RTK_KOP_FORGET);
 	for (i = 0; i < count; i++)
 		rtk_tree_forget(vfs_of(req)->tree, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
@@ -197,6 +357,7 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct rtk_attr a;
 	int err;
 
+	tally(v, RTK_KOP_GETATTR);
 	err = rtk_tree_getattr(v->tree, ino, &op, &a);
 	if (err)
 		fuse_reply_err(req, -err);
@@ -206,6 +367,7 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	tally(vfs_of(req), RTK_KOP_OPEN);
 	/*
 	 * No file needs an open: ENOSYS makes the kernel stop sending it (and release), keep
 	 * page cache across opens, and send writes without a handle. O_TRUNC arrives as a
@@ -242,12 +404,14 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 
 static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	tally(vfs_of(req), RTK_KOP_FLUSH);
 	/* Nothing is sent at close: ENOSYS stops the kernel asking (no-flush). */
 	fuse_reply_err(req, ENOSYS);
 }
 
 static void vfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	tally(vfs_of(req), RTK_KOP_RELEASE);
 	fuse_reply_err(req, 0); /* nothing is kept per open file */
 }
 
@@ -303,6 +467,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		return;
 	}
 	err = rtk_tree_readdir(v->tree, ino, (uint64_t)off, plus, &op, emit_entry, &d);
+	/*
+	 * A read past the end comes after the kernel linked the entries of the reads before
+	 * (the same getdents loop): it holds the files' inodes now, so their bytes may follow
+	 * (queued for the notifier before the reply, to land before the reader's first READ).
+	 */
+	if (plus && off > 0 && !err && !d.used)
+		rtk_tree_push_dir(v->tree, ino);
 	if (err && !d.used)
 		fuse_reply_err(req, -err);
 	else
@@ -319,7 +490,38 @@ static void vfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			    struct fuse_file_info *fi)
 {
+	tally(vfs_of(req), RTK_KOP_READDIRPLUS);
 	do_readdir(req, ino, size, off, true);
+}
+
+/* If the store being sent holds file ino, answer a READ with its bytes (a copy). */
+static int read_claimed(struct rtk_vfs *v, uint64_t ino, uint64_t off, size_t size,
+			struct rtk_tree_data *data)
+{
+	const struct rtk_ino_store_file *f = NULL;
+	struct rtk_tree_data d = {0};
+	unsigned i;
+	int err = 0;
+
+	pthread_mutex_lock(&v->claim_lock);
+	for (i = 0; v->claim && i < v->claim->n && !f; i++)
+		if (v->claim->files[i].ino == ino)
+			f = &v->claim->files[i];
+	if (f && off < f->len) {
+		d.n = f->len - off < size ? f->len - off : size;
+		d.owned = malloc(d.n);
+		if (d.owned)
+			memcpy(d.owned, f->p + off, d.n);
+		else
+			err = -ENOMEM;
+		d.p = d.owned;
+	}
+	pthread_mutex_unlock(&v->claim_lock);
+	if (f && !err) {
+		rtk_tree_data_release(data);
+		*data = d;
+	}
+	return err;
 }
 
 static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -330,7 +532,10 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rtk_tree_data data;
 	int err;
 
+	tally(v, RTK_KOP_READ);
 	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
+	if (!err && v->cfg.push)
+		err = read_claimed(v, ino, (uint64_t)off, size, &data);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -346,6 +551,7 @@ static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	struct rtk_op op = op_for(req);
 	int err;
 
+	tally(v, RTK_KOP_WRITE);
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -477,6 +683,7 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 	struct rtk_ino_hooks h = {
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
+		.store = v->cfg.push ? hook_store : NULL,
 		.ctx = v,
 	};
 	return h;
@@ -501,8 +708,13 @@ struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg)
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
+	if (pthread_mutex_init(&v->claim_lock, NULL)) {
+		free(v);
+		return NULL;
+	}
 	v->notifier = rtk_workq_new(&qc);
 	if (!v->notifier) {
+		pthread_mutex_destroy(&v->claim_lock);
 		free(v);
 		return NULL;
 	}
@@ -514,5 +726,6 @@ void rtk_vfs_free(struct rtk_vfs *v)
 	if (!v)
 		return;
 	rtk_workq_free(v->notifier);
+	pthread_mutex_destroy(&v->claim_lock);
 	free(v);
 }

@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "rtkfs/cache.h"
@@ -121,11 +122,25 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
 		   const char *remove_id);
 
+/* The listing of objects of kind k under ids if it is cached and fresh (no fetch, no wait):
+ * 0 and a new reference in *out, or -ENOENT. */
+int rtk_coll_peek(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids,
+		  struct rtk_held **out);
+
 /*
  * Does the cached listing of kind k under ids list the object ids names (no fetch, no
  * wait)? False when nothing is cached.
  */
 bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *ids);
+
+/*
+ * Push the bytes of the files of object directory dir (an object of kind k; fields: a mask of
+ * enum rtk_field) into the kernel's page cache (the hooks' store), if its listing is cached
+ * and fresh: no fetch, no wait. A refresh that changes an object whose directory the kernel holds pushes its new
+ * bytes too, after the invalidation of the old ones.
+ */
+void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k,
+			  uint32_t fields);
 
 /* Drop a listing so that it is fetched again before anything of it is shown. */
 void rtk_coll_forget(struct rtk_coll *c, const char *key);

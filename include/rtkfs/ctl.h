@@ -27,6 +27,28 @@ struct rtk_cache;
 struct rtk_health;
 struct rtk_shared;
 
+/* Requests the kernel sent, by opcode (stats.json "kernel"), and pushed pages ("push"). */
+enum rtk_ctl_kop {
+	RTK_KOP_LOOKUP,
+	RTK_KOP_GETATTR,
+	RTK_KOP_READDIRPLUS,
+	RTK_KOP_READ,
+	RTK_KOP_OPEN,
+	RTK_KOP_FLUSH,
+	RTK_KOP_RELEASE,
+	RTK_KOP_WRITE,
+	RTK_KOP_FORGET,
+	RTK_KOP__N
+};
+
+struct rtk_ctl_kernel {
+	uint64_t ops[RTK_KOP__N];
+	/* Stores: queued, files sent, dropped as no longer current, dropped for want of room,
+	 * files the kernel held no inode for. */
+	uint64_t queued, sent, stale, full, missed;
+	size_t pending_bytes;
+};
+
 struct rtk_ctl_config {
 	struct rtk_api *api;       /* all borrowed */
 	struct rtk_cache *cache;
@@ -34,7 +56,13 @@ struct rtk_ctl_config {
 	const char *const *accounts; /* user-named account ids (for status) */
 	size_t naccounts;
 	struct rtk_shared *shared;   /* may be NULL */
+	/* The kernel's side (may be NULL: shown as zeros). */
+	void (*kernel_stats)(void *ctx, struct rtk_ctl_kernel *out);
+	void *kernel_ctx;
 };
+
+/* The names of enum rtk_ctl_kop, as stats.json shows them. */
+const char *rtk_ctl_kop_name(enum rtk_ctl_kop op);
 
 struct rtk_ctl *rtk_ctl_new(const struct rtk_ctl_config *cfg); /* NULL on ENOMEM */
 void rtk_ctl_free(struct rtk_ctl *c);                           /* NULL is a no-op */

@@ -51,12 +51,36 @@ struct rtk_ids {
 	const char *account, *app, *webhook;
 };
 
+/* Files whose bytes the kernel may have before it reads them (struct rtk_ino_hooks.store). */
+#define RTK_INO_STORE_FILES 16            /* files of one store at most */
+#define RTK_INO_STORE_FILE_MAX (64u << 10) /* bytes of one file pushed at most */
+
+struct rtk_ino_store {
+	/* On the notifier, just before sending: are these still the bytes a READ returns? */
+	bool (*current)(const struct rtk_ino_store *s);
+	/* Sent or dropped: let go of what keeps the bytes alive (frees s). */
+	void (*release)(struct rtk_ino_store *s);
+	size_t bytes; /* the files' lengths added up (the notifier's byte budget counts it) */
+	unsigned n;
+	struct rtk_ino_store_file {
+		uint64_t ino;
+		const char *p; /* borrowed from what release lets go of */
+		size_t len;
+	} files[RTK_INO_STORE_FILES];
+};
+
 /* What to tell the kernel when rtkfs learns that something changed (may be all NULL). */
 struct rtk_ino_hooks {
 	/* Drop the kernel's caches of this inode (attributes, pages, directory listing). */
 	void (*inval_inode)(void *ctx, uint64_t ino);
 	/* Drop the kernel's dentry for name in directory parent. */
 	void (*inval_entry)(void *ctx, uint64_t parent, const char *name);
+	/*
+	 * Push the bytes of s into the kernel's page cache, in order with the invalidations
+	 * (after those queued before it, before those queued after it). Takes s: it is
+	 * released when sent, dropped (not current any more, no room) or right away.
+	 */
+	void (*store)(void *ctx, struct rtk_ino_store *s);
 	void *ctx;
 };
 
@@ -102,6 +126,9 @@ uint64_t rtk_ino_file(const struct rtk_ino_node *dir, unsigned index);
 
 /* The ids on the way from the root to n. */
 void rtk_ino_ids(const struct rtk_ino_node *n, struct rtk_ids *ids);
+
+/* Does the kernel hold a lookup of node n now (it may then hold inodes of its files)? */
+bool rtk_ino_held(struct rtk_ino *t, const struct rtk_ino_node *n);
 
 /* Directory nodes in the table (for statistics and tests). */
 size_t rtk_ino_count(struct rtk_ino *t);

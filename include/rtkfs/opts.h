@@ -21,6 +21,7 @@ struct rtk_opts {
 	char *rate;        /* "N/SECONDS" */
 	unsigned rate_n, rate_window;
 	unsigned prefetch; /* parallel read-ahead of sub-collections (0: off) */
+	unsigned push;     /* push bytes into the page cache before they are read (0: off) */
 	unsigned long max_body; /* response bytes accepted */
 	char *base_url;
 	char *token_file;

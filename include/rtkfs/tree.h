@@ -25,6 +25,7 @@ struct rtk_tree;
 struct rtk_api;
 struct rtk_cache;
 struct rtk_shared;
+struct rtk_ctl_kernel;
 
 struct rtk_tree_config {
 	struct rtk_api *api;         /* borrowed */
@@ -40,6 +41,9 @@ struct rtk_tree_config {
 	struct rtk_ino_hooks hooks;  /* may be all NULL */
 	struct rtk_shared *shared;   /* borrowed: shared with other mounts (shared.h), or NULL */
 	struct rtk_clock clock;      /* how long writes show their own bytes (zeroed: real) */
+	/* The kernel's side of the statistics (for .rtkfs/stats.json; may be NULL). */
+	void (*kernel_stats)(void *ctx, struct rtk_ctl_kernel *out);
+	void *kernel_ctx;
 };
 
 /* NULL with a reason logged on bad configuration or ENOMEM. */
@@ -72,6 +76,16 @@ int rtk_tree_readdir(struct rtk_tree *t, uint64_t ino, uint64_t off, bool plus,
 		     bool (*emit)(void *ctx, const char *name, const struct rtk_attr *attr,
 				  uint64_t next_off),
 		     void *ctx);
+
+/*
+ * The kernel was just given the entries of directory ino (a READDIRPLUS reply from offset 0
+ * reached it): push the bytes of its files into the page cache, if its listing is cached and
+ * fresh (no fetch, no wait: the hooks' store queues them).
+ */
+void rtk_tree_push_dir(struct rtk_tree *t, uint64_t ino);
+
+/* The same for one file the kernel was just given (a LOOKUP reply). */
+void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino);
 
 /* A slice of a file's bytes, valid until rtk_tree_data_release(). */
 struct rtk_tree_data {

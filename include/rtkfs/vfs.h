@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rtkfs/ctl.h"
 #include "rtkfs/tree.h"
 
 struct rtk_vfs;
@@ -21,6 +22,7 @@ struct rtk_vfs_config {
 	double ttl_s;         /* entry and attribute timeouts */
 	uint64_t timeout_ns;  /* deadline of every request */
 	bool ro;
+	bool push;            /* the hooks push bytes into the page cache (store) */
 };
 
 /* NULL on ENOMEM. */
@@ -29,6 +31,10 @@ void rtk_vfs_free(struct rtk_vfs *v); /* NULL is a no-op; stops the notifier fir
 
 /* Hooks that queue invalidations for the notifier thread (for struct rtk_tree_config). */
 struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v);
+
+/* Requests received by opcode and pages pushed (struct rtk_tree_config.kernel_stats; ctx
+ * is the struct rtk_vfs). */
+void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out);
 
 /* The tree to serve (set once, before the session starts). */
 void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t);

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: MIT
+"""Bytes pushed into the page cache before they are read (issue 12).
+
+When the kernel is handed a webhook's files (READDIRPLUS, LOOKUP), rtkfs pushes their bytes
+into the page cache (FUSE notify_store), so the first read of them costs no READ. A push
+never shows bytes older than a READ would return at that moment, and never survives the
+invalidation of a refresh that changed them.
+"""
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import render
+
+A = "023e105f4ecef8ad9ca31a8372d0c353"
+P = "cfc2ffe4-ed22-41f1-ad33-ce50dcfe4bcc"   # town-hall: 5 webhooks
+FIELDS = ["created_at", "enabled", "events", "id", "name", "updated_at", "url"]
+
+
+def wdir(a=A, p=P):
+    return f"accounts/{a}/apps/{p}/webhooks"
+
+
+def stats(m):
+    return json.loads((m / ".rtkfs/stats.json").read_text())
+
+
+def wait_pushed(m, at_least=1, timeout=10):
+    """Until at_least stores were queued and every queued one landed (or was dropped)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        s = stats(m)["push"]
+        if s["queued"] >= at_least and s["pending_bytes"] == 0:
+            return s
+        time.sleep(0.01)
+    raise AssertionError(f"pushes did not land: {stats(m)['push']}")
+
+
+def reads_of(m, action):
+    """The READs the daemon received during action() (reading stats.json costs its own,
+    measured the same way with nothing in between)."""
+    r0 = stats(m)["kernel"]["read"]
+    r1 = stats(m)["kernel"]["read"]
+    action()
+    r2 = stats(m)["kernel"]["read"]
+    return (r2 - r1) - (r1 - r0)
+
+
+@pytest.mark.parametrize("options", [{"ro": True}, {}], ids=["ro", "default"])
+def test_cold_cat_after_ls_reaches_the_daemon_as_no_read(api, mount, options):
+    m = mount(api, options=dict(options, ttl=30))
+    hooks = api.webhooks(A, P)
+    d = m / wdir() / hooks[0]["id"]
+    assert sorted(os.listdir(d)) == sorted(FIELDS + ["webhook.json"])
+    wait_pushed(m)
+    out = {}
+    n = reads_of(m, lambda: out.update({f: (d / f).read_bytes() for f in FIELDS}))
+    assert n == 0
+    assert out == {f: render(hooks[0][f]).encode() for f in FIELDS}
+    s = stats(m)
+    assert s["push"]["sent"] >= len(FIELDS) and s["push"]["missed"] == 0
+    assert s["kernel"]["readdirplus"] >= 1 and s["kernel"]["lookup"] >= 1
+
+
+def test_cold_cat_after_a_lookup_reaches_the_daemon_as_no_read(api, mount):
+    m = mount(api, options={"ro": True, "ttl": 30})
+    hook = api.webhooks(A, P)[1]
+    f = m / wdir() / hook["id"] / "events"
+    assert f.exists()                       # LOOKUPs down to the file, no READ
+    wait_pushed(m)
+    assert reads_of(m, f.read_bytes) == 0
+    assert f.read_bytes() == render(hook["events"]).encode()
+
+
+def test_first_read_after_ttl_shows_the_new_bytes(api, mount):
+    m = mount(api, options={"ro": True, "ttl": 1})
+    hook = api.webhooks(A, P)[0]
+    d = m / wdir() / hook["id"]
+    os.listdir(d)
+    wait_pushed(m)
+    assert (d / "url").read_text() == hook["url"] + "\n"      # the pushed page
+    for url in ["https://changed.example.com/a-much-longer-path/than-before", "https://s.io/"]:
+        api.set_webhook_field(A, P, hook["id"], "url", url)
+        time.sleep(1.3)  # let the 1 s TTL pass: the behaviour under test
+        assert (d / "url").read_text() == url + "\n"
+        os.listdir(d)                       # pushes the new bytes again
+        wait_pushed(m)
+        assert (d / "url").read_text() == url + "\n"
+
+
+def test_readers_never_see_bytes_older_than_allowed(api, mount):
+    """Readers (cat, ls) run while the server changes a field: every read returns exactly
+    one of the values the field had, and never one older than the kernel may keep (the
+    attributes of a listing up to ttl old, kept for ttl: 2 x ttl, plus slack)."""
+    ttl = 1.0
+    m = mount(api, options={"ro": True, "ttl": ttl})
+    hooks = api.webhooks(A, P)[:3]
+    dirs = [m / wdir() / h["id"] for h in hooks]
+    # history[w]: [(set_start, set_end, value bytes)], in order
+    history = {h["id"]: [(0.0, time.monotonic(), render(h["url"]).encode())] for h in hooks}
+    reads, problems = [], []
+    stop = threading.Event()
+
+    def reader(i):
+        while not stop.is_set():
+            for h, d in zip(hooks, dirs):
+                if i == 0:
+                    os.listdir(d)           # READDIRPLUS: pushes
+                t0 = time.monotonic()
+                data = (d / "url").read_bytes()
+                reads.append((h["id"], t0, time.monotonic(), data))
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(12):
+            for h in hooks:
+                url = f"https://v{i}.example.com/" + "p" * ((i * 37) % 90)
+                t0 = time.monotonic()
+                api.set_webhook_field(A, P, h["id"], "url", url)
+                history[h["id"]].append((t0, time.monotonic(), (url + "\n").encode()))
+            time.sleep(0.35)  # changes spread over several TTLs: the behaviour under test
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    slack = 0.5
+    for w, t0, t1, data in reads:
+        hist = history[w]
+        ok = False
+        for j, (start, _, value) in enumerate(hist):
+            until = hist[j + 1][1] if j + 1 < len(hist) else float("inf")
+            if value == data and start <= t1 and until >= t0 - 2 * ttl - slack:
+                ok = True
+                break
+        if not ok:
+            problems.append((w, round(t0, 3), data))
+    assert len(reads) > 100
+    assert problems == []
+    s = stats(m)["push"]
+    assert s["sent"] > 0, s
+    # Past 2 x ttl after the last change, every read shows the last value.
+    time.sleep(2 * ttl + 0.3)
+    for h, d in zip(hooks, dirs):
+        assert (d / "url").read_bytes() == history[h["id"]][-1][2]
+
+
+def test_push_off_reads_through_the_daemon(api, mount):
+    m = mount(api, options={"ro": True, "ttl": 30, "push": 0})
+    d = m / wdir() / api.webhooks(A, P)[0]["id"]
+    os.listdir(d)
+    assert reads_of(m, lambda: [(d / f).read_bytes() for f in FIELDS]) == len(FIELDS)
+    assert stats(m)["push"]["queued"] == 0
