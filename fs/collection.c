@@ -444,10 +444,14 @@ static void report_changes(struct rtk_coll *c, const struct fetch *f,
 			continue;
 		n = rtk_ino_find(c->cfg.ino, coll, id);
 		rtk_ino_inval_object(hk, n);
+		/*
+		 * Changed bytes are not pushed: a reader may hold the old size (its attributes)
+		 * while a store of a value of another length lands, and would read it cut or
+		 * padded with NULs (a store can extend the kernel's size, never shrink it). The
+		 * invalidation makes the next read fetch size and bytes together.
+		 */
 		if (n && !now && hk->inval_entry)
 			hk->inval_entry(hk->ctx, coll->ino, id);
-		else if (n && now && rtk_ino_held(c->cfg.ino, n))
-			push_object(c, key, fresh, n, now, UINT32_MAX); /* after the invalidation */
 	}
 	/* New names may sit in the kernel as negative entries. */
 	count = rtk_listing_count(nl);
