@@ -51,7 +51,7 @@ def reads_of(m, action):
 
 @pytest.mark.parametrize("options", [{"ro": True}, {}], ids=["ro", "default"])
 def test_cold_cat_after_ls_reaches_the_daemon_as_no_read(api, mount, options):
-    m = mount(api, options=dict(options, ttl=30))
+    m = mount(api, options=dict(options, ttl=30, push=1))
     hooks = api.webhooks(A, P)
     d = m / wdir() / hooks[0]["id"]
     assert sorted(os.listdir(d)) == sorted(FIELDS + ["webhook.json"])
@@ -66,7 +66,7 @@ def test_cold_cat_after_ls_reaches_the_daemon_as_no_read(api, mount, options):
 
 
 def test_cold_cat_after_a_lookup_reaches_the_daemon_as_no_read(api, mount):
-    m = mount(api, options={"ro": True, "ttl": 30})
+    m = mount(api, options={"ro": True, "ttl": 30, "push": 1})
     hook = api.webhooks(A, P)[1]
     f = m / wdir() / hook["id"] / "events"
     assert f.exists()                       # LOOKUPs down to the file, no READ
@@ -76,7 +76,7 @@ def test_cold_cat_after_a_lookup_reaches_the_daemon_as_no_read(api, mount):
 
 
 def test_first_read_after_ttl_shows_the_new_bytes(api, mount):
-    m = mount(api, options={"ro": True, "ttl": 1})
+    m = mount(api, options={"ro": True, "ttl": 1, "push": 1})
     hook = api.webhooks(A, P)[0]
     d = m / wdir() / hook["id"]
     os.listdir(d)
@@ -96,7 +96,7 @@ def test_readers_never_see_bytes_older_than_allowed(api, mount):
     one of the values the field had, and never one older than the kernel may keep (the
     attributes of a listing up to ttl old, kept for ttl: 2 x ttl, plus slack)."""
     ttl = 1.0
-    m = mount(api, options={"ro": True, "ttl": ttl})
+    m = mount(api, options={"ro": True, "ttl": ttl, "push": 1})
     hooks = api.webhooks(A, P)[:3]
     dirs = [m / wdir() / h["id"] for h in hooks]
     # history[w]: [(set_start, set_end, value bytes)], in order
