@@ -63,11 +63,14 @@ static int check_tests_passed, check_tests_failed;
 
 /* Setup that must work for the test to mean anything: its failure fails the test (and ends
  * it, since what follows would only crash or pass vacuously). */
+/* Like CHECK, and the test ends here when it fails. expr is evaluated once. */
 #define REQUIRE(expr)                                                                              \
 	do {                                                                                       \
-		CHECK(expr);                                                                       \
-		if (!(expr))                                                                       \
+		if (!(expr)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);    \
+			check_failed_here = 1;                                                     \
 			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 #define RUN(fn)                                                                                    \
