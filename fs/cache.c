@@ -500,8 +500,22 @@ int rtk_cache_update(struct rtk_cache *c, const char *key, void *(*fn)(void *ctx
 		err = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * The derived value is as fresh as the one it replaces: a write folded into a stale
+	 * listing must not make the rest of that listing fresh again (it would be shown past
+	 * the stale window). A fetch under way does not overwrite it (gen).
+	 */
 	e->gen++;
-	store_value(c, e, nv, now(c));
+	{
+		uint64_t at = e->stored_at, retry_at = e->retry_at;
+		bool expired = e->expired;
+		int ferr = e->err;
+
+		store_value(c, e, nv, at);
+		e->expired = expired;
+		e->err = ferr;
+		e->retry_at = retry_at;
+	}
 	c->cfg.ops.unref(nv); /* store_value took its own */
 out:
 	pthread_mutex_unlock(&c->lock);

@@ -96,7 +96,8 @@ int rtk_cache_put(struct rtk_cache *c, const char *key, void *v);
 
 /*
  * Atomically derive a new value from the stored one: fn(ctx, old) returns a new reference
- * (stored as fresh) or NULL (nothing changes). Runs fn under the cache lock: keep it short,
+ * (stored as fresh as the one it replaces: a stale value stays stale) or NULL (nothing
+ * changes). Runs fn under the cache lock: keep it short,
  * no I/O. Returns 0, -ENOENT when nothing is stored, -ENOMEM when fn returned NULL.
  */
 int rtk_cache_update(struct rtk_cache *c, const char *key, void *(*fn)(void *ctx, void *old),

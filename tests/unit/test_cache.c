@@ -339,6 +339,27 @@ static void test_put_update_invalidate(void)
 	CHECK_EQ_INT(live, 0);
 }
 
+/* A write folded into a stale value leaves it stale: the next get refreshes. */
+static void test_update_keeps_freshness(void)
+{
+	struct rtk_cache *c = new_cache(1 << 20);
+	struct source s = {.next = 1};
+	void *v;
+	bool fresh;
+
+	CHECK_EQ_INT(get_n(c, &s, NULL), 1);
+	fake_now += 6 * SEC; /* past the TTL */
+	CHECK_EQ_INT(rtk_cache_update(c, "/k", bump, NULL), 0);
+	CHECK_EQ_INT(rtk_cache_peek(c, "/k", &v, &fresh), 0);
+	CHECK(!fresh);
+	val_unref(v);
+	s.next = 7;
+	CHECK_EQ_INT(get_n(c, &s, NULL), 7); /* refreshed, not the derived value */
+	CHECK_EQ_INT(s.calls, 2);
+	rtk_cache_free(c);
+	CHECK_EQ_INT(live, 0);
+}
+
 static void *put_during_fetch(void *arg)
 {
 	struct reader *r = arg;
@@ -407,6 +428,7 @@ int main(void)
 	RUN(test_waiter_deadline);
 	RUN(test_waiter_interrupted);
 	RUN(test_put_update_invalidate);
+	RUN(test_update_keeps_freshness);
 	RUN(test_put_beats_older_fetch);
 	RUN(test_memory_cap);
 	return check_summary();
