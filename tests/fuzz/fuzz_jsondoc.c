@@ -17,6 +17,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * A \uD800-\uDFFF escape: JSON's grammar takes it, cJSON refuses a lone one. The scanner then
+ * calls the document complete and the write is EINVAL at once, which is right: only the
+ * cross-check below does not apply.
+ */
+static int has_surrogate_escape(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 3 < n; i++)
+		if (v[i] == '\\' && v[i + 1] == 'u' && (v[i + 2] == 'd' || v[i + 2] == 'D') &&
+		    v[i + 3] && strchr("89abcdefABCDEF", v[i + 3]))
+			return 1;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *v = (const char *)data;
@@ -33,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(st == RTK_JSONDOC_INVALID);
 		prev = st;
 	}
-	if (st == RTK_JSONDOC_COMPLETE) {
+	if (st == RTK_JSONDOC_COMPLETE && !has_surrogate_escape(v, size)) {
 		rtk_buf_init(&body, 1 << 20);
 		if (rtk_value_put_body(v, size, &body, msg, sizeof(msg)) == -EINVAL)
 			FUZZ_ASSERT(strcmp(msg, "webhook.json is not valid JSON") != 0);
