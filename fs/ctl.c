@@ -254,6 +254,8 @@ static void put_kernel_json(struct rtk_buf *b, int *err, const struct rtk_ctl_ke
 	    "},\n  \"push\": {\"queued\": %" PRIu64 ", \"sent\": %" PRIu64 ", \"stale\": %" PRIu64
 	    ", \"full\": %" PRIu64 ", \"missed\": %" PRIu64 ", \"pending_bytes\": %zu}",
 	    k->queued, k->sent, k->stale, k->full, k->missed, k->pending_bytes);
+	put(b, err, ",\n  \"settle\": {\"writes\": %" PRIu64 ", \"late\": %" PRIu64 "}",
+	    k->settled, k->settle_late);
 }
 
 static int render_json(struct rtk_ctl *c, const struct snapshot *s, struct rtk_buf *b)

@@ -302,7 +302,10 @@ size_t rtk_ino_count(struct rtk_ino *t)
 	return n;
 }
 
-void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir)
+/* Drop the kernel's caches of object dir, its files but skip (0: none) and its collection
+ * document. */
+static void inval_object_but(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
+			     uint64_t skip)
 {
 	const struct rtk_ino_node *owner;
 	unsigned f;
@@ -311,11 +314,30 @@ void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_n
 		return;
 	hk->inval_inode(hk->ctx, dir->ino);
 	for (f = 0; f <= RTK_PATH_DOC_INDEX; f++)
-		hk->inval_inode(hk->ctx, rtk_ino_file(dir, f));
+		if (rtk_ino_file(dir, f) != skip)
+			hk->inval_inode(hk->ctx, rtk_ino_file(dir, f));
 	/* The collection document that holds this object (apps.json, webhooks.json). */
 	owner = dir->parent ? dir->parent->parent : NULL;
 	if (owner && (owner->kind == RTK_N_ACCOUNT || owner->kind == RTK_N_APP))
 		hk->inval_inode(hk->ctx, rtk_ino_file(owner, RTK_PATH_DOC_INDEX));
+}
+
+void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir)
+{
+	inval_object_but(hk, dir, 0);
+}
+
+void rtk_ino_inval_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
+			   unsigned index, uint64_t until_ns)
+{
+	uint64_t written = rtk_ino_file(dir, index);
+
+	if (!hk->inval_inode)
+		return;
+	inval_object_but(hk, dir, written);
+	if (hk->settle && until_ns)
+		hk->settle(hk->ctx, until_ns);
+	(hk->inval_written ? hk->inval_written : hk->inval_inode)(hk->ctx, written);
 }
 
 void rtk_ino_inval_collection(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *coll)

@@ -41,6 +41,7 @@
 struct notice {
 	struct rtk_workq_item item; /* first: a notice is its item */
 	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
+	uint64_t mark;               /* not 0: a marker, settled when the notifier reaches it */
 	uint64_t ino; /* inode to invalidate, or the parent of name; a store: its retry's due time */
 	char name[];                /* "": invalidate ino; else the entry name in ino */
 };
@@ -48,10 +49,11 @@ struct notice {
 struct rtk_vfs {
 	struct rtk_vfs_config cfg;
 	struct rtk_tree *tree;
-	struct rtk_workq *notifier; /* one thread: the only sender of kernel notifications */
+	struct rtk_workq *notifier; /* one thread: the sender of kernel notifications */
+	struct rtk_workq *own;      /* one thread: invalidations of files being written */
 	struct fuse_session *se;
 	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
-	atomic_uint_fast64_t queued, sent, stale, full, missed;
+	atomic_uint_fast64_t queued, sent, stale, full, missed, settled, settle_late;
 	atomic_size_t pending; /* bytes of the stores queued */
 	/*
 	 * The store being sent. Its write may wait in the kernel for a page that a READ holds;
@@ -60,6 +62,10 @@ struct rtk_vfs {
 	 */
 	pthread_mutex_t claim_lock; /* never held across a write to the kernel */
 	struct rtk_ino_store *claim;
+	/* Markers: the last one queued, the last one the notifier reached (settle waits). */
+	pthread_mutex_t mark_lock;
+	pthread_cond_t mark_cond; /* on CLOCK_MONOTONIC */
+	uint64_t marked, reached;
 };
 
 static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
@@ -156,13 +162,25 @@ out:
 	return again;
 }
 
+/* The notifier reached marker mark (or dropped it): wake who waits for it. */
+static void reach(struct rtk_vfs *v, uint64_t mark)
+{
+	pthread_mutex_lock(&v->mark_lock);
+	if (mark > v->reached)
+		v->reached = mark;
+	pthread_cond_broadcast(&v->mark_cond);
+	pthread_mutex_unlock(&v->mark_lock);
+}
+
 static void notify(void *ctx, struct rtk_workq_item *item)
 {
 	struct rtk_vfs *v = ctx;
 	struct notice *n = (struct notice *)item;
 
 	/* -ENOENT only means the kernel holds nothing for it. */
-	if (n->store) {
+	if (n->mark) {
+		reach(v, n->mark);
+	} else if (n->store) {
 		if (send_store(v, n))
 			return;
 	} else if (n->name[0]) {
@@ -178,6 +196,8 @@ static void drop_notice(void *ctx, struct rtk_workq_item *item)
 	struct rtk_vfs *v = ctx;
 	struct notice *n = (struct notice *)item;
 
+	if (n->mark)
+		reach(v, n->mark);
 	if (n->store) {
 		atomic_fetch_sub(&v->pending, n->store->bytes);
 		n->store->release(n->store);
@@ -193,6 +213,7 @@ static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
 	if (!n)
 		return; /* the kernel will age it out by the TTL */
 	n->store = NULL;
+	n->mark = 0;
 	n->ino = ino;
 	memcpy(n->name, name ? name : "", len + 1);
 	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
@@ -205,9 +226,52 @@ static void hook_inval_inode(void *ctx, uint64_t ino)
 	enqueue(ctx, ino, NULL);
 }
 
+/* On the queue of its own (ino.h): it waits in the kernel for the WRITE's reply. */
+static void hook_inval_written(void *ctx, uint64_t ino)
+{
+	struct rtk_vfs *v = ctx;
+	struct notice *n = malloc(sizeof(*n) + 1);
+
+	if (!n)
+		return;
+	n->store = NULL;
+	n->mark = 0;
+	n->ino = ino;
+	n->name[0] = 0;
+	if (rtk_workq_push(v->own, &n->item) != 0)
+		free(n);
+}
+
 static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 {
 	enqueue(ctx, parent, name);
+}
+
+/* Queue a marker behind what is queued and wait until the notifier reaches it or until_ns. */
+static void hook_settle(void *ctx, uint64_t until_ns)
+{
+	struct rtk_vfs *v = ctx;
+	struct notice *n = calloc(1, sizeof(*n) + 1);
+	struct timespec ts = {
+		.tv_sec = (time_t)(until_ns / RTK_NS_PER_SEC),
+		.tv_nsec = (long)(until_ns % RTK_NS_PER_SEC),
+	};
+	uint64_t mark;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&v->mark_lock);
+	n->mark = mark = ++v->marked;
+	/* Pushed under the lock: markers are queued in the order of their numbers. */
+	if (rtk_workq_push(v->notifier, &n->item) != 0) {
+		pthread_mutex_unlock(&v->mark_lock);
+		free(n); /* not running, or full: nothing to wait for that will come soon */
+		return;
+	}
+	while (v->reached < mark && rtk_clock_mono_ns() < until_ns)
+		pthread_cond_timedwait(&v->mark_cond, &v->mark_lock, &ts);
+	atomic_fetch_add(v->reached < mark ? &v->settle_late : &v->settled, 1);
+	pthread_mutex_unlock(&v->mark_lock);
 }
 
 /* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
@@ -218,6 +282,7 @@ static void hook_store(void *ctx, struct rtk_ino_store *s)
 
 	if (n) {
 		n->store = s;
+		n->mark = 0;
 		n->ino = 0; /* a first try */
 		n->name[0] = 0;
 		if (queue_store(v, n)) {
@@ -243,17 +308,23 @@ void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
 	out->full = atomic_load(&v->full);
 	out->missed = atomic_load(&v->missed);
 	out->pending_bytes = atomic_load(&v->pending);
+	out->settled = atomic_load(&v->settled) + atomic_load(&v->settle_late);
+	out->settle_late = atomic_load(&v->settle_late);
 }
 
 int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)
 {
+	int err;
+
 	v->se = se;
-	return rtk_workq_start(v->notifier);
+	err = rtk_workq_start(v->notifier);
+	return err ? err : rtk_workq_start(v->own);
 }
 
 void rtk_vfs_stop_notifier(struct rtk_vfs *v)
 {
 	rtk_workq_stop(v->notifier);
+	rtk_workq_stop(v->own);
 }
 
 /* ---- requests ---- */
@@ -684,6 +755,8 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
 		.store = v->cfg.push ? hook_store : NULL,
+		.settle = hook_settle,
+		.inval_written = hook_inval_written,
 		.ctx = v,
 	};
 	return h;
@@ -704,28 +777,52 @@ struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg)
 		.drop = drop_notice,
 		.ctx = v,
 	};
+	pthread_condattr_t ca;
+	int err;
 
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
-	if (pthread_mutex_init(&v->claim_lock, NULL)) {
-		free(v);
-		return NULL;
-	}
+	if (pthread_mutex_init(&v->claim_lock, NULL))
+		goto free_v;
+	if (pthread_mutex_init(&v->mark_lock, NULL))
+		goto destroy_claim;
+	if (pthread_condattr_init(&ca))
+		goto destroy_mark;
+	err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+	      pthread_cond_init(&v->mark_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (err)
+		goto destroy_mark;
 	v->notifier = rtk_workq_new(&qc);
-	if (!v->notifier) {
-		pthread_mutex_destroy(&v->claim_lock);
-		free(v);
-		return NULL;
-	}
+	if (!v->notifier)
+		goto destroy_cond;
+	v->own = rtk_workq_new(&qc);
+	if (!v->own)
+		goto free_notifier;
 	return v;
+
+free_notifier:
+	rtk_workq_free(v->notifier);
+destroy_cond:
+	pthread_cond_destroy(&v->mark_cond);
+destroy_mark:
+	pthread_mutex_destroy(&v->mark_lock);
+destroy_claim:
+	pthread_mutex_destroy(&v->claim_lock);
+free_v:
+	free(v);
+	return NULL;
 }
 
 void rtk_vfs_free(struct rtk_vfs *v)
 {
 	if (!v)
 		return;
+	rtk_workq_free(v->own);
 	rtk_workq_free(v->notifier);
+	pthread_cond_destroy(&v->mark_cond);
+	pthread_mutex_destroy(&v->mark_lock);
 	pthread_mutex_destroy(&v->claim_lock);
 	free(v);
 }

@@ -37,6 +37,8 @@
 #define PENDING_MAX 1024
 #define EMPTIED_NS (1 * RTK_NS_PER_SEC) /* an emptied file with nothing written shows empty */
 #define WRITTEN_NS (100 * RTK_NS_PER_MS) /* the writer's spelling, then the server's */
+/* How long write() waits at most for the other files of the webhook to be dropped. */
+#define WRITE_SETTLE_NS (100 * RTK_NS_PER_MS)
 
 /* What one field file has been written so far: writes at its end extend it. */
 struct wstate {
@@ -48,6 +50,7 @@ struct wstate {
 /* The writes of the webhooks whose directory hashes here, one at a time. */
 struct stripe {
 	pthread_mutex_t lock;
+	atomic_uint writing; /* writes of its webhooks under way (field files) */
 	uint64_t tick;
 	struct wstate st[STATES_PER_STRIPE];
 };
@@ -567,12 +570,14 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 		    const char *buf, size_t len, uint64_t off, const struct rtk_op *op)
 {
 	struct stripe *s;
+	uint64_t now, until;
 	int err;
 
 	if (dir->kind != RTK_N_WEBHOOK || !rtk_path_field_is_writable(RTK_K_WEBHOOK, index) ||
 	    !rtk_write_cap(index))
 		return -EACCES;
 	s = stripe_of(w, dir);
+	atomic_fetch_add(&s->writing, 1);
 	pthread_mutex_lock(&s->lock);
 	err = field_write_locked(w, s, dir, (enum rtk_field)index, buf, len, off, op);
 	if (err < 0) /* refused: readers see the server's value again, before write() returns */
@@ -580,9 +585,16 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 	pthread_mutex_unlock(&s->lock);
 	/*
 	 * The kernel holds the writer's bytes (write-through) and sizes made from them: drop
-	 * them, so readers see the server's answer, or the old value after a failure.
+	 * them, so readers see the server's answer, or the old value after a failure. The other
+	 * files of the webhook are dropped before write() returns (waiting WRITE_SETTLE_NS at
+	 * most) — unless another write of the webhook is under way: its WRITE holds the pages
+	 * of its file until it is answered, and would hold up the invalidation of them.
 	 */
-	rtk_ino_inval_object(&w->cfg.hooks, dir);
+	now = rtk_clock_mono_ns();
+	until = now + WRITE_SETTLE_NS < op->deadline_ns ? now + WRITE_SETTLE_NS : op->deadline_ns;
+	rtk_ino_inval_written(&w->cfg.hooks, dir, index,
+			      atomic_load(&s->writing) == 1 ? until : 0);
+	atomic_fetch_sub(&s->writing, 1);
 	return err < 0 ? err : (int)len;
 }
 

@@ -47,6 +47,9 @@ struct rtk_ctl_kernel {
 	 * files the kernel held no inode for. */
 	uint64_t queued, sent, stale, full, missed;
 	size_t pending_bytes;
+	/* Writes that waited for the other files of their webhook to be dropped; of them, those
+	 * that stopped waiting at the bound (WRITE_SETTLE_NS) first. */
+	uint64_t settled, settle_late;
 };
 
 struct rtk_ctl_config {

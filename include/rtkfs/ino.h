@@ -81,6 +81,18 @@ struct rtk_ino_hooks {
 	 * released when sent, dropped (not current any more, no room) or right away.
 	 */
 	void (*store)(void *ctx, struct rtk_ino_store *s);
+	/*
+	 * Wait until what was queued before this call reached the kernel, or until until_ns
+	 * (CLOCK_MONOTONIC) at most. Only from a thread holding nothing that a READ or the
+	 * notifier may need.
+	 */
+	void (*settle)(void *ctx, uint64_t until_ns);
+	/*
+	 * Like inval_inode, for a file whose WRITE is being answered: that invalidation waits in
+	 * the kernel for the WRITE's reply (and the next WRITE's), so it has a queue of its own
+	 * that settle does not wait for. NULL: inval_inode.
+	 */
+	void (*inval_written)(void *ctx, uint64_t ino);
 	void *ctx;
 };
 
@@ -136,6 +148,15 @@ size_t rtk_ino_count(struct rtk_ino *t);
 /* Tell the kernel to drop what it holds of object directory dir and its files, and of the
  * collection document that lists it. */
 void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir);
+
+/*
+ * After a write to file index of object dir (a WRITE that holds that file's pages until it is
+ * answered): drop the kernel's caches of the object's other files and document and wait
+ * (settle, until until_ns at most; 0: no wait) for that to be done, so that a reader right
+ * after write() sees the answer; the written file's own invalidation goes to inval_written.
+ */
+void rtk_ino_inval_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
+			   unsigned index, uint64_t until_ns);
 
 /* Tell the kernel that the membership of collection directory coll changed: its listing, and
  * the collection document of its owner. */

@@ -254,6 +254,38 @@ def test_every_reader_sees_the_write_at_once(api, mount):
     assert api.count("GET", LIST_WEBHOOKS) == 1
 
 
+def test_other_files_of_the_webhook_show_the_write_at_once(api, mount):
+    """The files beside the one written (webhook.json, the app's webhooks.json) are dropped
+    from the kernel's page cache before write() returns: read the instant it returns, with
+    their old bytes cached just before, they already show the server's answer."""
+    m = mount(api, options={"ttl": 60})
+    warm(m)
+    f = m / f"{hdir()}/enabled"
+    doc = m / f"{hdir()}/webhook.json"
+    coll = m / f"accounts/{A}/apps/{P}/webhooks.json"
+    value = api.webhook(A, P, W)["enabled"]
+    stale = []
+    for i in range(200):
+        assert json.loads(doc.read_bytes())["enabled"] is value, i
+        assert [h for h in json.loads(coll.read_bytes()) if h["id"] == W][0]["enabled"] \
+            is value, i
+        value = not value
+        fd = os.open(f, os.O_WRONLY | os.O_TRUNC)
+        try:
+            assert os.write(fd, render(value).encode()) == len(render(value))
+            seen = (doc.read_bytes(), coll.read_bytes())   # at once: nothing in between
+        finally:
+            os.close(fd)
+        if json.loads(seen[0])["enabled"] is not value or \
+                [h for h in json.loads(seen[1]) if h["id"] == W][0]["enabled"] is not value:
+            stale.append(i)
+    assert stale == [], f"{len(stale)} of 200 reads right after write() showed the old value"
+    # Each write waited for the drops, and none ran into the bound (it was not a race won).
+    assert json.loads(ctl(m, "stats.json"))["settle"] == {"writes": 200, "late": 0}
+    assert api.count("PATCH") == 200
+    assert api.count("GET", LIST_WEBHOOKS) == 1
+
+
 def test_unchanged_value_sends_nothing(api, mount):
     m = mount(api)
     hook = api.webhook(A, P, W)
