@@ -11,6 +11,7 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/collection.h"
 #include "rtkfs/ctl.h"
+#include "rtkfs/held.h"
 #include "rtkfs/health.h"
 #include "rtkfs/log.h"
 #include "rtkfs/envelope.h"
@@ -27,108 +28,6 @@
 struct rtk_coll {
 	struct rtk_coll_config cfg;
 	struct rtk_held *named; /* user-named accounts: a fixed listing, never fetched */
-};
-
-/* ---- held listings (the cache's values) ---- */
-
-static struct rtk_held *held_new(struct rtk_listing *l, struct timespec changed)
-{
-	struct rtk_held *h = malloc(sizeof(*h));
-
-	if (!h)
-		return NULL;
-	atomic_init(&h->refs, 1);
-	h->l = l;
-	h->changed = changed;
-	atomic_init(&h->doc, NULL);
-	return h;
-}
-
-void rtk_held_ref(struct rtk_held *h)
-{
-	atomic_fetch_add(&h->refs, 1);
-}
-
-void rtk_held_unref(struct rtk_held *h)
-{
-	if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
-		free(atomic_load(&h->doc));
-		rtk_listing_unref(h->l);
-		free(h);
-	}
-}
-
-static bool later(struct timespec a, struct timespec b)
-{
-	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
-}
-
-static int render_doc(const struct rtk_held *h, struct rtk_coll_doc **out)
-{
-	struct rtk_coll_doc *d;
-	struct rtk_buf b;
-	size_t i, n = rtk_listing_count(h->l);
-	int err;
-
-	rtk_buf_init(&b, RTK_COLL_DOC_MAX);
-	err = rtk_listing_render_array(h->l, &b);
-	d = err ? NULL : malloc(sizeof(*d) + b.len + 1);
-	if (d) {
-		d->len = b.len;
-		memcpy(d->bytes, b.data, b.len + 1);
-		/* The newest object's time (ls -lt); an empty listing: when it last changed. */
-		d->mtime = n ? (struct timespec){0} : h->changed;
-		for (i = 0; i < n; i++) {
-			struct timespec t = rtk_obj_mtime(rtk_listing_at(h->l, i));
-
-			if (later(t, d->mtime))
-				d->mtime = t;
-		}
-	}
-	rtk_buf_release(&b);
-	*out = d;
-	return err ? err : d ? 0 : -ENOMEM;
-}
-
-int rtk_coll_doc(struct rtk_held *h, const struct rtk_coll_doc **out)
-{
-	struct rtk_coll_doc *d = atomic_load(&h->doc), *none = NULL;
-	int err;
-
-	if (!d) {
-		err = render_doc(h, &d);
-		if (err)
-			return err;
-		/* Two readers may race to render: the first one stored wins. */
-		if (!atomic_compare_exchange_strong(&h->doc, &none, d)) {
-			free(d);
-			d = none;
-		}
-	}
-	*out = d;
-	return 0;
-}
-
-static void cache_ref(void *v)
-{
-	rtk_held_ref(v);
-}
-
-static void cache_unref(void *v)
-{
-	rtk_held_unref(v);
-}
-
-/* A document rendered later is not counted: it is at most about the listing's size again. */
-static size_t cache_size(const void *v)
-{
-	return sizeof(struct rtk_held) + rtk_listing_bytes(((const struct rtk_held *)v)->l);
-}
-
-const struct rtk_cache_ops rtk_coll_cache_ops = {
-	.ref = cache_ref,
-	.unref = cache_unref,
-	.size = cache_size,
 };
 
 /* ---- paths ---- */
@@ -696,7 +595,7 @@ static int fetch_listing(void *ctx, const char *key, void *oldv, void **out)
 	err = f->c->cfg.shared ? shared_fetch(f, key, &l) : api_fetch(f, key, &l);
 	if (err)
 		return err;
-	h = held_new(l, old && same_members(old->l, l) ? old->changed : rtk_attr_now());
+	h = rtk_held_new(l, old && same_members(old->l, l) ? old->changed : rtk_attr_now());
 	if (!h) {
 		rtk_listing_unref(l);
 		return -ENOMEM;
@@ -850,7 +749,7 @@ static void *apply_change(void *ctx, void *oldv)
 	}
 	if (!l)
 		return NULL;
-	h = held_new(l, members_change ? rtk_attr_now() : old->changed);
+	h = rtk_held_new(l, members_change ? rtk_attr_now() : old->changed);
 	if (!h)
 		rtk_listing_unref(l);
 	return h;
@@ -898,7 +797,7 @@ static struct rtk_held *named_accounts(const struct rtk_coll_config *cfg)
 		}
 	}
 	l = rtk_listing_builder_finish(b);
-	h = l ? held_new(l, cfg->mounted) : NULL;
+	h = l ? rtk_held_new(l, cfg->mounted) : NULL;
 	if (!h)
 		rtk_listing_unref(l);
 	return h;

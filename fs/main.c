@@ -167,7 +167,7 @@ static int build_tree(struct daemon *d)
 	    .err_ttl_ns = RTK_NS_PER_SEC,
 	    .idle_ns = (uint64_t)(o->ttl + o->stale + 600) * RTK_NS_PER_SEC,
 	    .max_bytes = CACHE_MAX_BYTES,
-	    .ops = rtk_coll_cache_ops,
+	    .ops = rtk_held_cache_ops,
 	};
 	struct rtk_vfs_config vc = {
 	    .ttl_s = o->ttl,

@@ -54,7 +54,7 @@ static bool is_doc(const struct rtk_ino_node *dir, unsigned index)
 
 /* The collection document of object dir: its listing (a new reference) and bytes. */
 static int get_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, const struct rtk_op *op,
-		   struct rtk_held **hold, const struct rtk_coll_doc **doc)
+		   struct rtk_held **hold, const struct rtk_held_doc **doc)
 {
 	struct rtk_ids ids;
 	int err;
@@ -63,7 +63,7 @@ static int get_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, const str
 	err = rtk_coll_get(t->coll, obj_kind_of(dir->kind) + 1, &ids, op, hold);
 	if (err)
 		return err;
-	err = rtk_coll_doc(*hold, doc);
+	err = rtk_held_doc(*hold, doc);
 	if (err)
 		rtk_held_unref(*hold);
 	return err;
@@ -72,7 +72,7 @@ static int get_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, const str
 static int doc_attr(struct rtk_tree *t, const struct rtk_ino_node *dir, const struct rtk_op *op,
 		    struct rtk_attr *out)
 {
-	const struct rtk_coll_doc *doc;
+	const struct rtk_held_doc *doc;
 	struct rtk_held *h;
 	int err = get_doc(t, dir, op, &h, &doc);
 
@@ -403,14 +403,14 @@ static int readdir_sub(struct rtk_tree *t, struct rtk_ino_node *n, const struct 
 {
 	enum rtk_kind k = obj_kind_of(n->kind);
 	enum rtk_node_kind sub = n->kind == RTK_N_ACCOUNT ? RTK_N_APPS : RTK_N_WEBHOOKS;
-	const struct rtk_coll_doc *doc = NULL;
+	const struct rtk_held_doc *doc = NULL;
 	struct rtk_held *h = NULL;
 	struct rtk_ino_node *c;
 	struct rtk_ids ids;
 	struct rtk_attr a;
 
 	rtk_ino_ids(n, &ids);
-	if (rtk_coll_peek(t->coll, k + 1, &ids, &h) == 0 && rtk_coll_doc(h, &doc) != 0)
+	if (rtk_coll_peek(t->coll, k + 1, &ids, &h) == 0 && rtk_held_doc(h, &doc) != 0)
 		doc = NULL;
 	rtk_attr_volatile_file(&t->attr, rtk_ino_file(n, RTK_PATH_DOC_INDEX), 0444, 0, &a);
 	a.st.st_mtim = a.st.st_ctim = a.st.st_atim = rtk_attr_obj_time(&t->attr, owner);
@@ -533,7 +533,7 @@ void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino)
 static int read_doc(struct rtk_tree *t, const struct rtk_ino_node *dir, uint64_t off,
 		    size_t size, const struct rtk_op *op, struct rtk_tree_data *out)
 {
-	const struct rtk_coll_doc *doc;
+	const struct rtk_held_doc *doc;
 	struct rtk_held *h;
 	int err = get_doc(t, dir, op, &h, &doc);
 

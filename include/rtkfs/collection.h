@@ -4,9 +4,10 @@
  * webhooks of an app), held by the cache and fetched through the API, all pages, when they
  * are not fresh (DESIGN §3, §4).
  *
- * The cache holds, per collection (keyed by its API path), a struct rtk_held: the listing and
- * the time its membership last changed, which is the collection directory's mtime, so that
- * the kernel drops its cached directory listing as soon as it sees a refresh that changed it.
+ * The cache holds, per collection (keyed by its API path), a struct rtk_held (held.h): the
+ * listing and the time its membership last changed, which is the collection directory's
+ * mtime, so that the kernel drops its cached directory listing as soon as it sees a refresh
+ * that changed it.
  * A refresh that differs from what was held is reported to the kernel (the hooks) for the
  * objects that changed or went away, and the sub-collections of a fresh listing are offered
  * to the prefetcher.
@@ -32,6 +33,7 @@
 #include <time.h>
 
 #include "rtkfs/cache.h"
+#include "rtkfs/held.h"
 #include "rtkfs/ino.h"
 #include "rtkfs/kind.h"
 #include "rtkfs/op.h"
@@ -47,35 +49,6 @@ struct rtk_shared;
 
 #define RTK_COLL_PAGES_MAX 100
 #define RTK_COLL_KEY_MAX 512 /* an API path of a collection, ids percent-encoded */
-
-#define RTK_COLL_DOC_MAX (64u << 20) /* bytes of one collection document */
-
-/* A listing as one JSON document (apps.json, webhooks.json; DESIGN §7). */
-struct rtk_coll_doc {
-	size_t len;
-	struct timespec mtime; /* the newest object's (when empty: of the membership) */
-	char bytes[];
-};
-
-/* A listing as the cache holds it. Immutable once stored; shared by reference. */
-struct rtk_held {
-	atomic_uint refs;
-	struct rtk_listing *l;
-	struct timespec changed; /* membership last changed: the collection dir's mtime */
-	_Atomic(struct rtk_coll_doc *) doc; /* rendered on first use (rtk_coll_doc) */
-};
-
-/*
- * The listing of h as one JSON document, rendered on first use and kept (and freed) with
- * the listing: valid while the caller holds h. 0, -EFBIG, -ENOMEM.
- */
-int rtk_coll_doc(struct rtk_held *h, const struct rtk_coll_doc **out);
-
-void rtk_held_ref(struct rtk_held *h);
-void rtk_held_unref(struct rtk_held *h); /* NULL is a no-op */
-
-/* The ref/unref/size callbacks for the cache the collections live in. */
-extern const struct rtk_cache_ops rtk_coll_cache_ops;
 
 struct rtk_coll_config {
 	struct rtk_api *api;         /* borrowed */

@@ -29,7 +29,7 @@ struct rtk_ctl_kernel;
 
 struct rtk_tree_config {
 	struct rtk_api *api;         /* borrowed */
-	struct rtk_cache *cache;     /* borrowed; configured with rtk_coll_cache_ops */
+	struct rtk_cache *cache;     /* borrowed; configured with rtk_held_cache_ops */
 	const char *const *accounts; /* user-named account ids, or NULL for GET /accounts */
 	size_t naccounts;
 	uid_t uid;

@@ -109,7 +109,7 @@ static bool setup(struct fixture *fx, bool ro)
 		.idle_ns = 3600 * RTK_NS_PER_SEC,
 		.max_bytes = 64u << 20,
 		.clock = {.now_ns = fake_clock},
-		.ops = rtk_coll_cache_ops,
+		.ops = rtk_held_cache_ops,
 	};
 	struct rtk_tree_config tc = {
 		.api = fake_api(),
