@@ -302,10 +302,23 @@ size_t rtk_ino_count(struct rtk_ino *t)
 	return n;
 }
 
-/* Drop the kernel's caches of object dir, its files but skip (0: none) and its collection
- * document. */
+/*
+ * A file of dir that a WRITE may hold (a writable field of a webhook): after a write to
+ * another of its files, its invalidation goes where nothing waits for it (inval_written), as
+ * its writer may be waiting in settle with its pages locked: a settle queued behind it would
+ * wait for itself (the bound, every time) and hold up every other writer's too.
+ */
+static bool may_be_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
+			   unsigned f)
+{
+	return hk->inval_written && dir->kind == RTK_N_WEBHOOK && f < RTK_F__N &&
+	       rtk_path_field_is_writable(RTK_K_WEBHOOK, (enum rtk_field)f);
+}
+
+/* Drop the kernel's caches of object dir, its files but file skip (RTK_PATH_DOC_INDEX + 1:
+ * none) and its collection document; written: a write to skip is being answered. */
 static void inval_object_but(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
-			     uint64_t skip)
+			     unsigned skip, bool written)
 {
 	const struct rtk_ino_node *owner;
 	unsigned f;
@@ -313,9 +326,14 @@ static void inval_object_but(const struct rtk_ino_hooks *hk, const struct rtk_in
 	if (!hk->inval_inode || !dir)
 		return;
 	hk->inval_inode(hk->ctx, dir->ino);
-	for (f = 0; f <= RTK_PATH_DOC_INDEX; f++)
-		if (rtk_ino_file(dir, f) != skip)
+	for (f = 0; f <= RTK_PATH_DOC_INDEX; f++) {
+		if (f == skip)
+			continue;
+		if (written && may_be_written(hk, dir, f))
+			hk->inval_written(hk->ctx, rtk_ino_file(dir, f));
+		else
 			hk->inval_inode(hk->ctx, rtk_ino_file(dir, f));
+	}
 	/* The collection document that holds this object (apps.json, webhooks.json). */
 	owner = dir->parent ? dir->parent->parent : NULL;
 	if (owner && (owner->kind == RTK_N_ACCOUNT || owner->kind == RTK_N_APP))
@@ -324,7 +342,7 @@ static void inval_object_but(const struct rtk_ino_hooks *hk, const struct rtk_in
 
 void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir)
 {
-	inval_object_but(hk, dir, 0);
+	inval_object_but(hk, dir, RTK_PATH_DOC_INDEX + 1, false);
 }
 
 void rtk_ino_inval_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
@@ -334,7 +352,7 @@ void rtk_ino_inval_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_
 
 	if (!hk->inval_inode)
 		return;
-	inval_object_but(hk, dir, written);
+	inval_object_but(hk, dir, index, true);
 	if (hk->settle && until_ns)
 		hk->settle(hk->ctx, until_ns);
 	(hk->inval_written ? hk->inval_written : hk->inval_inode)(hk->ctx, written);
