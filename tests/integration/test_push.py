@@ -140,18 +140,27 @@ def test_readers_never_see_bytes_older_than_allowed(api, mount):
         for t in threads:
             t.join(30)
     slack = 0.5
+    cut = []
     for w, t0, t1, data in reads:
         hist = history[w]
         ok = False
         for j, (start, _, value) in enumerate(hist):
             until = hist[j + 1][1] if j + 1 < len(hist) else float("inf")
-            if value == data and start <= t1 and until >= t0 - 2 * ttl - slack:
-                ok = True
-                break
+            if start <= t1 and until >= t0 - 2 * ttl - slack:
+                if value == data:
+                    ok = True
+                    break
+                # The kernel's own race, with or without pushes (SEMANTICS.md): a read that
+                # took an older value's size just before a refresh and its page after it.
+                if value.startswith(data) and any(len(v) == len(data) for _, _, v in hist[:j]):
+                    cut.append((w, round(t0, 3), data))
+                    ok = True
+                    break
         if not ok:
             problems.append((w, round(t0, 3), data))
     assert len(reads) > 100
     assert problems == []
+    assert len(cut) * 10000 <= len(reads), (len(reads), cut)  # 0 to 2 in ~110,000 seen
     s = stats(m)["push"]
     assert s["sent"] > 0, s
     # Past 2 x ttl after the last change, every read shows the last value.
