@@ -69,6 +69,17 @@ def epoch(ts):
     return calendar.timegm(dt.timetuple()) + dt.microsecond / 1e6
 
 
+def wait_for(pred, timeout=3.0, step=0.02):
+    """Poll pred until it is true or timeout seconds pass (a state the daemon reaches on its
+    own time: a refresh, a notification); its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
 def run(cmd, timeout=30, check=False, **kw):
     """Run a command (a list, or a string for the shell) and return the CompletedProcess."""
     shell = isinstance(cmd, str)

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import TOKEN, run
+from conftest import TOKEN, run, wait_for
 
 A = "023e105f4ecef8ad9ca31a8372d0c353"
 B_ACCOUNT = "9a7806061c88ada191ed06f989cc3dac"
@@ -181,15 +181,6 @@ def shared_mount(mount, api, redis, **opts):
     return mount(api, options=options)
 
 
-def poll(cond, seconds, step=0.02):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
-
 def test_second_mount_is_served_from_redis(api, mount, redis):
     a = shared_mount(mount, api, redis)
     b = shared_mount(mount, api, redis)
@@ -247,7 +238,7 @@ def test_a_write_shows_on_the_other_mount_within_a_second(api, mount, redis):
     p = run(f"echo false > {rel}", cwd=a.mnt)
     assert p.returncode == 0, p.stderr
     t0 = time.monotonic()
-    assert poll(lambda: (b / rel).read_text() == "false\n", 1.0), \
+    assert wait_for(lambda: (b / rel).read_text() == "false\n", 1.0), \
         "mount B still shows the old value a second after the write on A"
     assert time.monotonic() - t0 <= 1.0
     assert stats(a)["shared"]["invalidations"] >= 1
@@ -286,12 +277,12 @@ def test_redis_going_away_fails_nothing_and_sharing_resumes(api, mount, redis):
             names = os.listdir(a / f"accounts/{A}/apps/{app}/webhooks")
             assert len(names) == len(api.webhooks(A, app))
             assert time.monotonic() - t0 < 2, "an operation waited on the dead Redis"
-    assert poll(lambda: "unreachable since" in status(a), 5)
+    assert wait_for(lambda: "unreachable since" in status(a), 5)
     assert stats(a)["shared"]["connected"] is False
     redis.start()
-    assert poll(lambda: "(connected)" in status(a), 40, step=0.2), status(a)
+    assert wait_for(lambda: "(connected)" in status(a), 40, step=0.2), status(a)
     # Sharing resumes: what A fetches now, B reads from Redis.
-    assert poll(lambda: grep_all(a) and any(k.endswith("/webhooks") for k in redis.keys()),
+    assert wait_for(lambda: grep_all(a) and any(k.endswith("/webhooks") for k in redis.keys()),
                 10, step=0.2)
     hits = stats(b)["shared"]["hits"]
     api.clear_log()
@@ -416,7 +407,7 @@ def test_a_stalled_redis_fails_nothing(api, mount, redis):
         assert "unreachable since" in status(a)
     finally:
         redis.proc.send_signal(signal.SIGCONT)
-    assert poll(lambda: "(connected)" in status(a), 40, step=0.2), status(a)
+    assert wait_for(lambda: "(connected)" in status(a), 40, step=0.2), status(a)
 
 
 def test_a_429_on_one_mount_pauses_the_others(api, mount, redis):
@@ -437,5 +428,5 @@ def test_a_429_on_one_mount_pauses_the_others(api, mount, redis):
         os.listdir(b / f"accounts/{A}/apps/{app_b}/webhooks")
     assert e.value.errno == errno.EAGAIN
     assert len(api.requests()) == 1
-    assert poll(lambda: not any(k.endswith(":pause") for k in redis.keys()), 6, step=0.1)
+    assert wait_for(lambda: not any(k.endswith(":pause") for k in redis.keys()), 6, step=0.1)
     assert os.listdir(b / f"accounts/{A}/apps/{app_b}/webhooks")

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, TOKEN, epoch, pretty, render, run
+from conftest import ROOT, TOKEN, epoch, pretty, render, run, wait_for
 
 sys.path.insert(0, str(ROOT / "tests" / "fakeapi"))
 import genfixture  # noqa: E402
@@ -146,15 +146,6 @@ def shows_what_api_holds(m, api, w=W, a=A, p=P):
 
 def ctl(m, name):
     return (m / f".rtkfs/{name}").read_text()
-
-
-def wait_for(pred, timeout=3.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 # --- field files -----------------------------------------------------------------------

@@ -12,13 +12,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import pretty, render, run
+from conftest import pretty, render, run, wait_for
 
 A = "023e105f4ecef8ad9ca31a8372d0c353"
 P = "cfc2ffe4-ed22-41f1-ad33-ce50dcfe4bcc"
@@ -40,15 +39,6 @@ def writes(api):
 def status_line(m):
     text = (m / ".rtkfs/status").read_text()
     return text.split("last write error: ")[1].splitlines()[0]
-
-
-def wait_for(pred, timeout=3.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def test_shells_need_zsh_and_dash():
