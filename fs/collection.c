@@ -656,9 +656,11 @@ int rtk_coll_get_object(struct rtk_coll *c, enum rtk_kind k, const struct rtk_id
 	if (err)
 		return err;
 	*obj = rtk_listing_find(h->l, id, strlen(id));
-	if (!*obj) {
+	if (!*obj || rtk_held_is_unknown(h, id, strlen(id))) {
+		/* Unknown: a write may have changed it, and no fetch since has said (DESIGN §6). */
+		err = *obj ? -EIO : -ENOENT;
 		rtk_held_unref(h);
-		return -ENOENT;
+		return err;
 	}
 	*hold = h;
 	return 0;
@@ -766,6 +768,23 @@ int rtk_coll_apply(struct rtk_coll *c, const char *key, struct rtk_obj *put,
 	if (c->cfg.shared)
 		rtk_shared_invalidate(c->cfg.shared, key);
 	return err;
+}
+
+static void *mark_unknown(void *ctx, void *oldv)
+{
+	const char *id = ctx;
+
+	return rtk_held_new_unknown(oldv, id, strlen(id));
+}
+
+void rtk_coll_forget_object(struct rtk_coll *c, const char *key, const char *id)
+{
+	/* Marked in a copy (no more than RTK_HELD_UNKNOWN_MAX, else the listing goes). */
+	bool marked = id && rtk_cache_update(c->cfg.cache, key, mark_unknown, (void *)id) == 0;
+
+	rtk_cache_invalidate(c->cfg.cache, key, id && !marked);
+	if (c->cfg.shared)
+		rtk_shared_invalidate(c->cfg.shared, key);
 }
 
 void rtk_coll_forget(struct rtk_coll *c, const char *key)

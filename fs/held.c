@@ -18,7 +18,42 @@ struct rtk_held *rtk_held_new(struct rtk_listing *l, struct timespec changed)
 	h->l = l;
 	h->changed = changed;
 	atomic_init(&h->doc, NULL);
+	h->nunknown = 0;
 	return h;
+}
+
+struct rtk_held *rtk_held_new_unknown(const struct rtk_held *old, const char *id, size_t len)
+{
+	struct rtk_held *h;
+	unsigned i;
+
+	if (old->nunknown >= RTK_HELD_UNKNOWN_MAX)
+		return NULL;
+	h = rtk_held_new(old->l, old->changed);
+	if (!h)
+		return NULL;
+	rtk_listing_ref(old->l);
+	for (i = 0; i < old->nunknown + 1; i++) {
+		h->unknown[i] = i < old->nunknown ? strdup(old->unknown[i]) : strndup(id, len);
+		if (!h->unknown[i])
+			break;
+		h->nunknown++;
+	}
+	if (h->nunknown != old->nunknown + 1) {
+		rtk_held_unref(h);
+		return NULL;
+	}
+	return h;
+}
+
+bool rtk_held_is_unknown(const struct rtk_held *h, const char *id, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nunknown; i++)
+		if (strlen(h->unknown[i]) == len && memcmp(h->unknown[i], id, len) == 0)
+			return true;
+	return false;
 }
 
 void rtk_held_ref(struct rtk_held *h)
@@ -28,7 +63,11 @@ void rtk_held_ref(struct rtk_held *h)
 
 void rtk_held_unref(struct rtk_held *h)
 {
+	unsigned i;
+
 	if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
+		for (i = 0; i < h->nunknown; i++)
+			free(h->unknown[i]);
 		free(atomic_load(&h->doc));
 		rtk_listing_unref(h->l);
 		free(h);

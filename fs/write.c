@@ -345,8 +345,10 @@ static int send_write(struct rtk_write *w, const struct wreq *rq, const struct r
 		record_error(w, rq->method, rq->path, &resp, err, NULL);
 	} else if (err) {
 		record_error(w, rq->method, rq->path, &resp, err, NULL);
-		if (err == -ENOENT || (resp.sent && !resp.status))
+		if (err == -ENOENT)
 			rtk_coll_forget(w->cfg.coll, rq->key);
+		else if (resp.sent && !resp.status)
+			rtk_coll_forget_object(w->cfg.coll, rq->key, rq->id);
 	} else {
 		err = apply_answer(w, rq, &resp);
 		if (!err)

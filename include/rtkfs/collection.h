@@ -118,4 +118,12 @@ void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, en
 /* Drop a listing so that it is fetched again before anything of it is shown. */
 void rtk_coll_forget(struct rtk_coll *c, const char *key);
 
+/*
+ * A write to object id of listing key ended without an answer (its outcome is unknown): the
+ * listing is fetched again at the next access; until a fetch succeeds, that object is -EIO
+ * and the others are served as the stale listing is (an outage does not hide the whole app).
+ * id NULL (a create): the listing is only marked stale, the new object was never shown.
+ */
+void rtk_coll_forget_object(struct rtk_coll *c, const char *key, const char *id);
+
 #endif

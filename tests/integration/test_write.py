@@ -660,6 +660,29 @@ def test_connection_reset_after_write(api, mount):
     shows_what_api_holds(m, api)
 
 
+def test_unknown_outcome_in_an_outage_hides_only_that_webhook(api, mount):
+    """A write whose answer never came, then the API goes away: the webhook written is EIO
+    until a fetch says what the server holds (DESIGN §6), while the app's other webhooks are
+    still served from the stale listing; once the API is back, the written one shows it."""
+    m = mount(api, options={"timeout": 3, "ttl": 30})
+    warm(m)
+    other = cat(m, f"{hdir(W2)}/url")
+    api.add_fault("reset", method="PATCH", phase="after", count=1)
+    assert write(m / f"{hdir()}/url", "https://reset.example.com/\n") != 0
+    api.down("drop")
+    try:
+        for _ in range(3):
+            assert cat(m, f"{hdir(W2)}/url") == other
+            assert cat(m, f"{hdir(W3)}/name") == render(api.webhook(A, P, W3)["name"])
+            out = run(["cat", str(m / hdir() / "url")])
+            assert out.returncode != 0 and "Input/output error" in out.stderr, out
+    finally:
+        api.up()
+    assert wait_for(lambda: run(["cat", str(m / hdir() / "url")]).stdout
+                    == "https://reset.example.com/\n", timeout=5)
+    shows_what_api_holds(m, api)
+
+
 def test_create_is_never_sent_twice(api, mount):
     """A POST answered by a reset must not be sent again: that would create two webhooks."""
     m = mount(api, options={"timeout": 3, "ttl": 30})

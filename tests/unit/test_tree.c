@@ -554,40 +554,40 @@ static void test_write_validation(void)
 	serve_demo();
 	fake_api_answer("PATCH", W1_PATH, NULL, 200, patched, 0, 0);
 	/* Refused locally: nothing sent, the reason kept for the control files. */
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", "flase\n"),
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/enabled", "flase\n"),
 		     -EINVAL);
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/url",
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/url",
 				"ftp://x.example/\n"),
 		     -EINVAL);
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/events",
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/events",
 				"meeting.nope\n"),
 		     -EINVAL);
 	CHECK_EQ_INT(fake_api_count("PATCH", NULL), 0);
 	CHECK(cat(&fx, ".rtkfs/status", buf, sizeof(buf)) > 0 &&
 	      !strstr(buf, "last write error: none"));
 	/* Unchanged: nothing sent. */
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", "true\n"),
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/enabled", "true\n"),
 		     0);
 	CHECK_EQ_INT(fake_api_count("PATCH", NULL), 0);
 	/* A real change: one PATCH with that field, and readers see the server's answer. */
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", "0\n"),
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/enabled", "0\n"),
 		     0);
 	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 1);
 	CHECK_EQ_STR(fake_api_last_body("PATCH"), "{\"enabled\":false}");
 	/* For a moment readers get what the kernel holds (the writer's spelling, uncached)... */
 	CHECK_EQ_INT(walk(&fx, W1_DIR "/enabled", &a), 0);
 	CHECK(a.volatile_attr && a.st.st_size == 2);
-	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", buf, sizeof(buf));
+	cat(&fx, W1_DIR "/enabled", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "0\n");
 	/* ... then the server's. */
 	fake_now += RTK_NS_PER_SEC;
 	CHECK_EQ_INT(walk(&fx, W1_DIR "/enabled", &a), 0);
 	CHECK(!a.volatile_attr && a.st.st_size == 6);
-	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/enabled", buf, sizeof(buf));
+	cat(&fx, W1_DIR "/enabled", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "false\n");
 	CHECK_EQ_INT(fake_api_count("GET", HOOKS_PATH), 1); /* no follow-up GET */
 	/* Read-only fields refuse writers. */
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/id", "x\n"),
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/id", "x\n"),
 		     -EACCES);
 	teardown(&fx);
 }
@@ -604,10 +604,10 @@ static void test_write_refused_by_server(void)
 			"{\"success\": false, \"error\": {\"code\": 400, \"message\": \"name is "
 			"taken\"}}",
 			0, 0);
-	CHECK_EQ_INT(write_file(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/name", "dup\n"),
+	CHECK_EQ_INT(write_file(&fx, W1_DIR "/name", "dup\n"),
 		     -EINVAL);
 	CHECK_EQ_INT(fake_api_count("PATCH", W1_PATH), 1);
-	cat(&fx, "accounts/" A1 "/apps/" P1 "/webhooks/" W1 "/name", buf, sizeof(buf));
+	cat(&fx, W1_DIR "/name", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "recorder\n"); /* the old value */
 	cat(&fx, ".rtkfs/status", buf, sizeof(buf));
 	CHECK(strstr(buf, "last write error: PATCH " W1_PATH ": HTTP 400: name is taken") != NULL);
