@@ -48,6 +48,13 @@ static int grow(struct rtk_buf *b, size_t need)
 	return 0;
 }
 
+int rtk_buf_reserve(struct rtk_buf *b, size_t n)
+{
+	if (n > b->max)
+		return -EFBIG;
+	return grow(b, n + 1);
+}
+
 int rtk_buf_append(struct rtk_buf *b, const void *p, size_t n)
 {
 	int err;

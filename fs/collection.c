@@ -266,23 +266,40 @@ static void push_release(struct rtk_ino_store *s)
 /* Queue the fields (a mask of enum rtk_field) of object o, listed in h (cached as key), for
  * the files of dir. */
 static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
-			const struct rtk_ino_node *dir, const struct rtk_obj *o, uint32_t fields)
+			struct rtk_ino_node *dir, const struct rtk_obj *o, uint32_t fields)
 {
 	const struct rtk_ino_hooks *hk = &c->cfg.hooks;
 	size_t klen = strlen(key), len;
 	struct push *p;
+	uint64_t seq = hk->write_seq ? hk->write_seq(hk->ctx) : 0;
+	uint32_t want = 0;
 	unsigned f;
 
-	if (!hk->store || rtk_obj_is_bare(o) || !(p = calloc(1, sizeof(*p) + klen + 1)))
+	if (!hk->store || rtk_obj_is_bare(o))
 		return;
-	for (f = 0; f < RTK_F__N && p->s.n < RTK_INO_STORE_FILES; f++) {
+	for (f = 0; f < RTK_F__N && f < 32; f++) {
 		const char *bytes;
 
 		if (!(fields & (1u << f)) || !rtk_path_field_name(rtk_obj_kind(o), (enum rtk_field)f))
 			continue;
 		bytes = rtk_obj_field(o, (enum rtk_field)f, &len);
-		if (!bytes || !len || len > RTK_INO_STORE_FILE_MAX)
-			continue; /* nothing to read, or read on demand */
+		if (bytes && len && len <= RTK_INO_STORE_FILE_MAX)
+			want |= 1u << f; /* else nothing to read, or read on demand */
+	}
+	/*
+	 * Only files the kernel holds no page of (never read, written or pushed since it took
+	 * the directory): a store then fills a new page under its lock, never one a reader
+	 * may be copying from.
+	 */
+	if (!want || !(want = rtk_ino_mark_paged(dir, want)) ||
+	    !(p = calloc(1, sizeof(*p) + klen + 1)))
+		return;
+	for (f = 0; f < RTK_F__N && p->s.n < RTK_INO_STORE_FILES; f++) {
+		const char *bytes;
+
+		if (!(want & (1u << f)))
+			continue;
+		bytes = rtk_obj_field(o, (enum rtk_field)f, &len);
 		p->s.files[p->s.n++] = (struct rtk_ino_store_file){
 			.ino = rtk_ino_file(dir, f), .p = bytes, .len = len};
 		p->s.bytes += len;
@@ -291,6 +308,7 @@ static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
 		free(p);
 		return;
 	}
+	p->s.seq = seq;
 	p->s.current = push_current;
 	p->s.release = push_release;
 	p->c = c;
@@ -300,7 +318,7 @@ static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
 	hk->store(hk->ctx, &p->s);
 }
 
-void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k,
+void rtk_coll_push_object(struct rtk_coll *c, struct rtk_ino_node *dir, enum rtk_kind k,
 			  uint32_t fields)
 {
 	char key[RTK_COLL_KEY_MAX];

@@ -252,8 +252,10 @@ static void put_kernel_json(struct rtk_buf *b, int *err, const struct rtk_ctl_ke
 		put(b, err, "%s\"%s\": %" PRIu64, i ? ", " : "", kop_names[i], k->ops[i]);
 	put(b, err,
 	    "},\n  \"push\": {\"queued\": %" PRIu64 ", \"sent\": %" PRIu64 ", \"stale\": %" PRIu64
-	    ", \"full\": %" PRIu64 ", \"missed\": %" PRIu64 ", \"pending_bytes\": %zu}",
-	    k->queued, k->sent, k->stale, k->full, k->missed, k->pending_bytes);
+	    ", \"full\": %" PRIu64 ", \"missed\": %" PRIu64 ", \"retried\": %" PRIu64
+	    ", \"cancelled\": %" PRIu64 ", \"raced\": %" PRIu64 ", \"pending_bytes\": %zu}",
+	    k->queued, k->sent, k->stale, k->full, k->missed, k->retried, k->cancelled, k->raced,
+	    k->pending_bytes);
 	put(b, err, ",\n  \"settle\": {\"writes\": %" PRIu64 ", \"late\": %" PRIu64 "}",
 	    k->settled, k->settle_late);
 }

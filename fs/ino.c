@@ -217,6 +217,9 @@ void rtk_ino_forget(struct rtk_ino *t, uint64_t ino, uint64_t count)
 			break;
 	if (n) {
 		n->nlookup = count < n->nlookup ? n->nlookup - count : 0;
+		/* The kernel let go of the directory, so of every file in it (they hold it). */
+		if (!n->nlookup)
+			atomic_store(&n->paged, 0);
 		free_unused_locked(t, n);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -262,6 +265,21 @@ struct rtk_ino_node *rtk_ino_file_of(struct rtk_ino *t, uint64_t ino, unsigned *
 		return NULL;
 	*index = (unsigned)(ino % RTK_INO_STRIDE) - 1;
 	return rtk_ino_node_of(t, ino - ino % RTK_INO_STRIDE);
+}
+
+uint32_t rtk_ino_mark_paged(struct rtk_ino_node *dir, uint32_t mask)
+{
+	return mask & ~(uint32_t)atomic_fetch_or(&dir->paged, mask);
+}
+
+void rtk_ino_note_paged(struct rtk_ino *t, uint64_t ino)
+{
+	struct rtk_ino_node *dir;
+	unsigned index;
+
+	dir = rtk_ino_file_of(t, ino, &index);
+	if (dir && index < 32 && !(atomic_load(&dir->paged) & (1u << index)))
+		atomic_fetch_or(&dir->paged, 1u << index);
 }
 
 uint64_t rtk_ino_file(const struct rtk_ino_node *dir, unsigned index)

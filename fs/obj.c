@@ -224,6 +224,8 @@ static int render_fields(enum rtk_kind k, const cJSON *j, struct rtk_buf *b, siz
 	return err;
 }
 
+#define OBJ_RENDER_GUESS 4000
+
 static struct rtk_obj *obj_alloc(enum rtk_kind k, const char *data, size_t size)
 {
 	struct rtk_obj *o;
@@ -260,7 +262,10 @@ int rtk_obj_from_json(enum rtk_kind k, const cJSON *j, struct rtk_obj **out)
 		return -ENOENT;
 
 	rtk_buf_init(&b, RTK_OBJ_RENDER_MAX);
-	err = rtk_buf_append(&b, idj->valuestring, idlen + 1);
+	/* Most objects render to less than this: one allocation, not a doubling series. */
+	err = rtk_buf_reserve(&b, OBJ_RENDER_GUESS);
+	if (!err)
+		err = rtk_buf_append(&b, idj->valuestring, idlen + 1);
 	if (!err)
 		err = render_fields(k, j, &b, off, len, &typed);
 	if (err)

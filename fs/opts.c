@@ -91,7 +91,7 @@ int rtk_opts_parse(struct fuse_args *args, struct rtk_opts *o)
 	o->stale = 300;
 	o->timeout = 15;
 	o->prefetch = 8;
-	o->push = 0; /* opt-in: SEMANTICS.md, Bytes pushed before they are read */
+	o->push = 1; /* SEMANTICS.md, Bytes pushed before they are read */
 	o->max_body = 16ul << 20;
 	o->rate = strdup("1200/300");
 	if (!o->rate)

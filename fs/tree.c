@@ -658,6 +658,11 @@ int rtk_tree_create(struct rtk_tree *t, uint64_t parent, const char *name, int f
 	return rtk_write_create(t->write, p, name, op, attr);
 }
 
+void rtk_tree_note_paged(struct rtk_tree *t, uint64_t ino)
+{
+	rtk_ino_note_paged(t->ino, ino);
+}
+
 void rtk_tree_forget(struct rtk_tree *t, uint64_t ino, uint64_t nlookup)
 {
 	rtk_ino_forget(t->ino, ino, nlookup);

@@ -35,6 +35,8 @@
 	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME |                    \
 	 FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID | FUSE_SET_ATTR_KILL_PRIV |            \
 	 FUSE_SET_ATTR_FILE | FUSE_SET_ATTR_OPEN | FUSE_SET_ATTR_TIMES_SET)
+/* Local writes remembered for the stores queued before them (a power of 2). */
+#define WRITES_KEPT 64u
 /* Bytes of queued stores at most: past it a store is dropped (the kernel reads instead). */
 #define STORE_PENDING_MAX (8u << 20)
 
@@ -53,7 +55,8 @@ struct rtk_vfs {
 	struct rtk_workq *own;      /* one thread: invalidations of files being written */
 	struct fuse_session *se;
 	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
-	atomic_uint_fast64_t queued, sent, stale, full, missed, settled, settle_late;
+	atomic_uint_fast64_t queued, sent, stale, full, missed, retried, cancelled, raced;
+	atomic_uint_fast64_t settled, settle_late;
 	atomic_size_t pending; /* bytes of the stores queued */
 	/*
 	 * The store being sent. Its write may wait in the kernel for a page that a READ holds;
@@ -62,6 +65,15 @@ struct rtk_vfs {
 	 */
 	pthread_mutex_t claim_lock; /* never held across a write to the kernel */
 	struct rtk_ino_store *claim;
+	/*
+	 * Local writes (WRITE, truncate) count in writes; the last WRITES_KEPT written inodes
+	 * are kept by count. A store queued before a write of one of its files is not sent
+	 * (the kernel holds the written bytes); one being sent when a write of its files came
+	 * (claim_raced) is followed by an invalidation of them, so its bytes do not stay.
+	 */
+	uint64_t writes;
+	uint64_t written[WRITES_KEPT];
+	bool claim_raced;
 	/* Markers: the last one queued, the last one the notifier reached (settle waits). */
 	pthread_mutex_t mark_lock;
 	pthread_cond_t mark_cond; /* on CLOCK_MONOTONIC */
@@ -106,10 +118,61 @@ static bool queue_store(struct rtk_vfs *v, struct notice *n)
 	return true;
 }
 
-static void claim(struct rtk_vfs *v, struct rtk_ino_store *s)
+static bool store_has(const struct rtk_ino_store *s, uint64_t ino)
 {
+	unsigned i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->files[i].ino == ino)
+			return true;
+	return false;
+}
+
+/*
+ * Claim s for sending; false (nothing claimed) when a file of it was written locally since
+ * it was queued, or when too many writes came to tell.
+ */
+static bool claim(struct rtk_vfs *v, struct rtk_ino_store *s)
+{
+	bool ok = true;
+	uint64_t w;
+
 	pthread_mutex_lock(&v->claim_lock);
-	v->claim = s;
+	if (v->writes - s->seq > WRITES_KEPT)
+		ok = false;
+	for (w = s->seq; ok && w < v->writes; w++)
+		ok = !store_has(s, v->written[w % WRITES_KEPT]);
+	if (ok) {
+		v->claim = s;
+		v->claim_raced = false;
+	}
+	pthread_mutex_unlock(&v->claim_lock);
+	return ok;
+}
+
+/* Done sending the claimed store: did a write of one of its files come meanwhile? */
+static bool unclaim(struct rtk_vfs *v)
+{
+	bool raced;
+
+	pthread_mutex_lock(&v->claim_lock);
+	raced = v->claim_raced;
+	v->claim = NULL;
+	v->claim_raced = false;
+	pthread_mutex_unlock(&v->claim_lock);
+	return raced;
+}
+
+/* A WRITE or truncate of file ino: no store queued before it may land after it. */
+static void note_write(struct rtk_vfs *v, uint64_t ino)
+{
+	rtk_tree_note_paged(v->tree, ino);
+	if (!v->cfg.push)
+		return;
+	pthread_mutex_lock(&v->claim_lock);
+	v->written[v->writes++ % WRITES_KEPT] = ino;
+	if (v->claim && store_has(v->claim, ino))
+		v->claim_raced = true;
 	pthread_mutex_unlock(&v->claim_lock);
 }
 
@@ -129,8 +192,12 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		sleep_until(n->ino);
 	/* Claim, then check: a READ answered from a newer listing after the claim is answered
 	 * with these bytes; one answered before it means the check fails. */
-	claim(v, s);
+	if (!claim(v, s)) {
+		atomic_fetch_add(&v->cancelled, 1);
+		goto out;
+	}
 	if (!s->current(s)) {
+		unclaim(v);
 		atomic_fetch_add(&v->stale, 1);
 		goto out;
 	}
@@ -139,12 +206,22 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 
 		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
 		err = fuse_lowlevel_notify_store(v->se, s->files[i].ino, 0, &bv, 0);
-		if (err == -ENOENT && !n->ino)
+		if (err == -ENOENT && !n->ino) {
 			s->files[left++] = s->files[i];
+			atomic_fetch_add(&v->retried, 1);
+		}
 		else
 			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
 	}
-	claim(v, NULL); /* before the files are moved for the retry */
+	/*
+	 * A write of a file while its store was sent: the store may have waited for the page
+	 * the WRITE held and landed after it. Drop what it left (after it: this thread).
+	 */
+	if (unclaim(v)) { /* before the files are moved for the retry */
+		atomic_fetch_add(&v->raced, 1);
+		for (i = 0; i < s->n; i++)
+			fuse_lowlevel_notify_inval_inode(v->se, s->files[i].ino, 0, 0);
+	}
 	if (left) {
 		s->n = left;
 		for (s->bytes = 0, i = 0; i < left; i++)
@@ -155,7 +232,6 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 			atomic_fetch_add(&v->missed, left);
 	}
 out:
-	claim(v, NULL);
 	atomic_fetch_sub(&v->pending, bytes);
 	if (!again)
 		s->release(s);
@@ -275,6 +351,17 @@ static void hook_settle(void *ctx, uint64_t until_ns)
 }
 
 /* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
+static uint64_t hook_write_seq(void *ctx)
+{
+	struct rtk_vfs *v = ctx;
+	uint64_t w;
+
+	pthread_mutex_lock(&v->claim_lock);
+	w = v->writes;
+	pthread_mutex_unlock(&v->claim_lock);
+	return w;
+}
+
 static void hook_store(void *ctx, struct rtk_ino_store *s)
 {
 	struct rtk_vfs *v = ctx;
@@ -307,6 +394,9 @@ void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
 	out->stale = atomic_load(&v->stale);
 	out->full = atomic_load(&v->full);
 	out->missed = atomic_load(&v->missed);
+	out->retried = atomic_load(&v->retried);
+	out->cancelled = atomic_load(&v->cancelled);
+	out->raced = atomic_load(&v->raced);
 	out->pending_bytes = atomic_load(&v->pending);
 	out->settled = atomic_load(&v->settled) + atomic_load(&v->settle_late);
 	out->settle_late = atomic_load(&v->settle_late);
@@ -604,6 +694,7 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int err;
 
 	tally(v, RTK_KOP_READ);
+	rtk_tree_note_paged(v->tree, ino); /* its pages: no push goes there now */
 	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
 	if (!err && v->cfg.push)
 		err = read_claimed(v, ino, (uint64_t)off, size, &data);
@@ -627,6 +718,7 @@ static void vfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	note_write(v, ino);
 	err = rtk_tree_write(v->tree, ino, buf, size, (uint64_t)off, &op);
 	if (err == -EACCES && v->cfg.ro)
 		err = -EROFS;
@@ -649,6 +741,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 		fuse_reply_err(req, v->cfg.ro ? EROFS : EPERM);
 		return;
 	}
+	note_write(v, ino);
 	err = rtk_tree_getattr(v->tree, ino, &op, &a);
 	if (!err)
 		err = rtk_tree_truncate(v->tree, ino, (uint64_t)attr->st_size);
@@ -755,6 +848,7 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 		.inval_inode = hook_inval_inode,
 		.inval_entry = hook_inval_entry,
 		.store = v->cfg.push ? hook_store : NULL,
+		.write_seq = hook_write_seq,
 		.settle = hook_settle,
 		.inval_written = hook_inval_written,
 		.ctx = v,

@@ -21,6 +21,9 @@ struct rtk_buf {
 /* Set up an empty buffer that will never hold more than max bytes. */
 void rtk_buf_init(struct rtk_buf *b, size_t max);
 
+/* Make room for n bytes in all (one allocation instead of doubling up to it): 0, -EFBIG past
+ * the cap, or -ENOMEM. */
+int rtk_buf_reserve(struct rtk_buf *b, size_t n);
 /* Free the data; the buffer is empty (and reusable with the same cap) afterwards. */
 void rtk_buf_release(struct rtk_buf *b);
 

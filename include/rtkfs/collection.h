@@ -109,10 +109,10 @@ bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *i
 /*
  * Push the bytes of the files of object directory dir (an object of kind k; fields: a mask of
  * enum rtk_field) into the kernel's page cache (the hooks' store), if its listing is cached
- * and fresh: no fetch, no wait. A refresh that changes an object whose directory the kernel holds pushes its new
- * bytes too, after the invalidation of the old ones.
+ * and fresh: no fetch, no wait. Only files of one page at most that the kernel holds no page
+ * of (rtk_ino_mark_paged); a refresh that changes an object only invalidates its files.
  */
-void rtk_coll_push_object(struct rtk_coll *c, const struct rtk_ino_node *dir, enum rtk_kind k,
+void rtk_coll_push_object(struct rtk_coll *c, struct rtk_ino_node *dir, enum rtk_kind k,
 			  uint32_t fields);
 
 /* Drop a listing so that it is fetched again before anything of it is shown. */

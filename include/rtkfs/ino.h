@@ -22,6 +22,7 @@
 #ifndef RTKFS_INO_H
 #define RTKFS_INO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,8 @@ struct rtk_ino_node {
 	uint64_t name_hash;
 	uint64_t nlookup;   /* lookups the kernel holds */
 	size_t nchildren;   /* child nodes (they point at this one) */
+	/* Files (bit 1 << index) whose pages the kernel may hold: read, written or pushed. */
+	atomic_uint_fast32_t paged;
 	char name[]; /* "" for the root */
 };
 
@@ -53,9 +56,14 @@ struct rtk_ids {
 
 /* Files whose bytes the kernel may have before it reads them (struct rtk_ino_hooks.store). */
 #define RTK_INO_STORE_FILES 16            /* files of one store at most */
-#define RTK_INO_STORE_FILE_MAX (64u << 10) /* bytes of one file pushed at most */
+/*
+ * Bytes of one file pushed at most: one page. A store of one page is one folio, filled
+ * under its lock, so no read sees part of it; a store of several pages is not atomic.
+ */
+#define RTK_INO_STORE_FILE_MAX 4096u
 
 struct rtk_ino_store {
+	uint64_t seq; /* the count of local writes (hooks' write_seq) before it was made */
 	/* On the notifier, just before sending: are these still the bytes a READ returns? */
 	bool (*current)(const struct rtk_ino_store *s);
 	/* Sent or dropped: let go of what keeps the bytes alive (frees s). */
@@ -81,6 +89,11 @@ struct rtk_ino_hooks {
 	 * released when sent, dropped (not current any more, no room) or right away.
 	 */
 	void (*store)(void *ctx, struct rtk_ino_store *s);
+	/*
+	 * The count of local writes, for struct rtk_ino_store.seq: taken before the files of a
+	 * store are chosen, so that a write coming after that cancels the store.
+	 */
+	uint64_t (*write_seq)(void *ctx);
 	/*
 	 * Wait until what was queued before this call reached the kernel, or until until_ns
 	 * (CLOCK_MONOTONIC) at most. Only from a thread holding nothing that a READ or the
@@ -132,6 +145,15 @@ bool rtk_ino_is_dir(uint64_t ino);
 
 /* The directory of file ino and the file's index in it, or NULL. */
 struct rtk_ino_node *rtk_ino_file_of(struct rtk_ino *t, uint64_t ino, unsigned *index);
+
+/*
+ * Mark the files of dir in mask (bits 1 << index) as ones whose pages the kernel may hold;
+ * returns those of them not marked before (a push may go only to those: no page to mix).
+ */
+uint32_t rtk_ino_mark_paged(struct rtk_ino_node *dir, uint32_t mask);
+
+/* Mark file ino (a READ, WRITE or truncate of it): no push goes to it any more. */
+void rtk_ino_note_paged(struct rtk_ino *t, uint64_t ino);
 
 /* The number of file index of directory dir. */
 uint64_t rtk_ino_file(const struct rtk_ino_node *dir, unsigned index);

@@ -87,6 +87,9 @@ void rtk_tree_push_dir(struct rtk_tree *t, uint64_t ino);
 /* The same for one file the kernel was just given (a LOOKUP reply). */
 void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino);
 
+/* The kernel reads, writes or truncates file ino: it holds its pages, push nothing to it. */
+void rtk_tree_note_paged(struct rtk_tree *t, uint64_t ino);
+
 /* A slice of a file's bytes, valid until rtk_tree_data_release(). */
 struct rtk_tree_data {
 	const char *p;
