@@ -26,6 +26,7 @@
 
 #include "rtkfs/budget.h"
 #include "rtkfs/clock.h"
+#include "rtkfs/loop.h"
 
 /* What the server says is clamped to this (one day). */
 #define MAX_HEADER_VALUE 86400L
@@ -240,6 +241,7 @@ int rtk_budget_acquire_reserved(struct rtk_budget *b, uint64_t deadline_ns, bool
 		if (until > deadline_ns)
 			until = deadline_ns;
 		ts = to_timespec(until);
+		rtk_loop_waiting();
 		/* ETIMEDOUT or a spurious wakeup: either way, look again. */
 		pthread_cond_timedwait(&b->cond, &b->mu, &ts);
 	}

@@ -13,6 +13,7 @@
 
 #include "rtkfs/cache.h"
 #include "rtkfs/log.h"
+#include "rtkfs/loop.h"
 
 struct entry {
 	struct entry *next;              /* hash chain */
@@ -315,6 +316,7 @@ static int wait_done(struct rtk_cache *c, const struct rtk_cache_wait *w)
 	until = now_ns + WAIT_SLICE_NS < w->deadline_ns ? now_ns + WAIT_SLICE_NS : w->deadline_ns;
 	ts.tv_sec = (time_t)(until / RTK_NS_PER_SEC);
 	ts.tv_nsec = (long)(until % RTK_NS_PER_SEC);
+	rtk_loop_waiting();
 	/* Counted while the lock is out of our hands, so a stats reader sees every waiter. */
 	c->waiting++;
 	pthread_cond_timedwait(&c->done, &c->lock, &ts);

@@ -28,6 +28,7 @@
 #include "rtkfs/envelope.h"
 #include "rtkfs/json.h"
 #include "rtkfs/opts.h"
+#include "rtkfs/session.h"
 #include "rtkfs/shared.h"
 #include "rtkfs/token.h"
 #include "rtkfs/tree.h"
@@ -301,6 +302,13 @@ static int serve(struct daemon *d, struct fuse_args *args)
 	rtk_info("mounted '%s' at '%s'", d->o.base_url, d->cl.mountpoint);
 	if (d->cl.singlethread) {
 		rc = fuse_session_loop(se);
+	} else if (d->o.spin) {
+		struct rtk_session_config sc = {
+		    .max_threads = d->cl.max_threads ? d->cl.max_threads : 32,
+		    .spin_ns = (uint64_t)d->o.spin * 1000u,
+		};
+
+		rc = rtk_session_loop(se, &sc);
 	} else {
 		loop = fuse_loop_cfg_create();
 		if (loop) {

@@ -24,6 +24,7 @@
 
 #include "rtkfs/clock.h"
 #include "rtkfs/log.h"
+#include "rtkfs/loop.h"
 #include "rtkfs/redis.h"
 
 #define POOL_MAX 4
@@ -256,6 +257,7 @@ static int get_conn(struct rtk_redis *s, redisContext **out)
 	char why[160];
 	int err = 0;
 
+	rtk_loop_waiting();
 	pthread_mutex_lock(&s->mu);
 	while (!s->nidle && s->nopen >= POOL_MAX && rtk_clock_mono_ns() < until)
 		pthread_cond_timedwait(&s->cond, &s->mu, &ts);
@@ -312,6 +314,7 @@ static redisReply *run(struct rtk_redis *s, int argc, const char **argv, const s
 
 	if (get_conn(s, &c) != 0)
 		return NULL;
+	rtk_loop_waiting();
 	r = redisCommandArgv(c, argc, argv, lens);
 	put_conn(s, c, r == NULL);
 	if (r && r->type == REDIS_REPLY_ERROR) {

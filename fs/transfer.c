@@ -37,6 +37,7 @@
 #include "rtkfs/buf.h"
 #include "rtkfs/clock.h"
 #include "rtkfs/http.h"
+#include "rtkfs/loop.h"
 #include "rtkfs/transfer.h"
 
 #define SLICE_MS 50
@@ -565,6 +566,7 @@ int rtk_transfer_send(struct rtk_transfer *t, struct rtk_transfer_conn *c, const
 	CURLcode code;
 	int err;
 
+	rtk_loop_waiting(); /* the network: let another thread read /dev/fuse meanwhile */
 	rtk_buf_reset(&resp->body);
 	res->too_big = false;
 	res->retry_after_s = at.remaining = at.reset_s = -1;

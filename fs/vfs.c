@@ -25,6 +25,7 @@
 
 #include "rtkfs/clock.h"
 #include "rtkfs/log.h"
+#include "rtkfs/loop.h"
 #include "rtkfs/vfs.h"
 #include "rtkfs/workq.h"
 
@@ -344,6 +345,7 @@ static void hook_settle(void *ctx, uint64_t until_ns)
 		free(n); /* not running, or full: nothing to wait for that will come soon */
 		return;
 	}
+	rtk_loop_waiting();
 	while (v->reached < mark && rtk_clock_mono_ns() < until_ns)
 		pthread_cond_timedwait(&v->mark_cond, &v->mark_lock, &ts);
 	atomic_fetch_add(v->reached < mark ? &v->settle_late : &v->settled, 1);

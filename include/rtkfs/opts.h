@@ -22,6 +22,7 @@ struct rtk_opts {
 	unsigned rate_n, rate_window;
 	unsigned prefetch; /* parallel read-ahead of sub-collections (0: off) */
 	unsigned push;     /* push bytes into the page cache before they are read (0: off) */
+	unsigned spin;     /* us the /dev/fuse reader looks before it sleeps (0: libfuse loop) */
 	unsigned long max_body; /* response bytes accepted */
 	char *base_url;
 	char *token_file;

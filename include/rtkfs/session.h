@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session: the FUSE session loop of the daemon (fs/session.c): worker threads taking turns
+ * at reading /dev/fuse, the reader looking for spin_ns after each request before it sleeps.
+ */
+#ifndef RTKFS_SESSION_H
+#define RTKFS_SESSION_H
+
+#include <stdint.h>
+
+struct fuse_session;
+
+struct rtk_session_config {
+	unsigned max_threads; /* workers at most (a new one when the reader is about to wait) */
+	uint64_t spin_ns;     /* how long the reader looks for the next request before sleeping */
+};
+
+/*
+ * Serve se until it is unmounted or a signal ends it (fuse_set_signal_handlers), as
+ * fuse_session_loop_mt does. 0, or -errno.
+ */
+int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *cfg);
+
+#endif

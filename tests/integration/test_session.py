@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: MIT
+"""The session loop (fs/session.c, issue 12): one worker reads /dev/fuse and answers what it
+reads itself, looking for the next request for -o spin=USEC before it sleeps. A worker about
+to wait (the network, another thread's fetch) hands the reading over, so nothing waits
+behind a slow request; signals and unmounting end it; an idle mount costs no CPU.
+"""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import run
+
+A = "023e105f4ecef8ad9ca31a8372d0c353"
+P = "cfc2ffe4-ed22-41f1-ad33-ce50dcfe4bcc"   # town-hall: 5 webhooks
+LIST_WEBHOOKS = r"/accounts/[^/]+/realtime/kit/[^/]+/webhooks"
+
+
+def stats(m):
+    return json.loads((m / ".rtkfs/stats.json").read_text())
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])      # utime + stime, in clock ticks
+
+
+@pytest.mark.parametrize("spin", [250, 0], ids=["spin", "libfuse-loop"])
+def test_a_slow_request_does_not_hold_up_the_others(api, mount, spin):
+    """A listing that takes 3 s (the fake's injected latency) is being fetched for one
+    reader; meanwhile lookups and reads of another app, already cached, are answered at once:
+    the worker that waits on the network gave the reading of /dev/fuse to another."""
+    m = mount(api, options={"ttl": 60, "prefetch": 0, "spin": spin})
+    apps = [a["id"] for a in api.apps(A)]
+    slow = next(a for a in apps if a != P)
+    fast = m / f"accounts/{A}/apps/{P}/webhooks"
+    names = sorted(os.listdir(fast))                 # cached now
+    api.add_fault("latency", path=f"/realtime/kit/{slow}/webhooks", ms=3000)
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (os.listdir(m / f"accounts/{A}/apps/{slow}/webhooks"),
+                                         done.set()))
+    t.start()
+    try:
+        # wait until the slow fetch is under way at the fake
+        end = time.monotonic() + 5
+        while not any(slow in r["path"] for r in api.requests()) and time.monotonic() < end:
+            time.sleep(0.01)
+        assert any(slow in r["path"] for r in api.requests())
+        lookups = stats(m)["kernel"]["lookup"]
+        t0 = time.monotonic()
+        for n in names:
+            assert os.stat(fast / n / "url").st_size > 0   # LOOKUPs that reach the daemon
+            assert (fast / n / "id").read_text() == n + "\n"
+        took = time.monotonic() - t0
+        assert not done.is_set()                     # the slow one is still waiting
+        assert took < 1.0, took
+        assert stats(m)["kernel"]["lookup"] - lookups >= 2 * len(names)
+    finally:
+        t.join(10)
+    assert done.is_set()
+
+
+def test_sigterm_ends_the_daemon_and_unmounts(api, mount):
+    m = mount(api, options={"ttl": 60})
+    assert os.listdir(m / "accounts")
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=10) == 0
+    assert not os.path.ismount(m.mnt)
+
+
+@pytest.mark.parametrize("spin", [250, 0], ids=["spin", "libfuse-loop"])
+def test_lazy_unmount_ends_the_daemon_while_a_request_is_waiting(api, mount, spin):
+    """fusermount3 -uz while one worker waits on a hanging fetch (the reading handed over to
+    another): once the last user of the mount is gone, every worker ends and the daemon exits
+    0, without waiting for the fetch."""
+    m = mount(api, options={"ttl": 60, "timeout": 30, "prefetch": 0, "spin": spin})
+    api.add_fault("latency", path=LIST_WEBHOOKS, ms=20000)
+    p = run_bg(["ls", f"accounts/{A}/apps/{P}/webhooks"], cwd=m.path())
+    end = time.monotonic() + 5
+    while not api.count("GET", LIST_WEBHOOKS) and time.monotonic() < end:
+        time.sleep(0.01)
+    assert api.count("GET", LIST_WEBHOOKS) == 1
+    r = run(["fusermount3", "-uz", str(m.mnt)])
+    assert r.returncode == 0, r.stderr
+    p.kill()
+    p.wait()
+    t0 = time.monotonic()
+    assert m.proc.wait(timeout=25) == 0
+    assert time.monotonic() - t0 < 3.0      # not the 20 s of the fetch
+
+
+def run_bg(argv, cwd):
+    return subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_an_idle_mount_costs_no_cpu(api, mount):
+    """After a burst of requests the reader looks for spin us, the watchdog for a second, then
+    both sleep: over two idle seconds the daemon uses (almost) no CPU."""
+    m = mount(api, options={"ttl": 60, "spin": 1000})
+    out = run(["grep", "-rl", "meeting", "accounts"], cwd=m.path(), timeout=60)
+    assert out.returncode == 0
+    time.sleep(1.5)      # the watchdog's second of looking after the last request passes
+    t0 = cpu_ticks(m.proc.pid)
+    time.sleep(2.0)      # the measurement: CPU used while nothing happens
+    used = cpu_ticks(m.proc.pid) - t0
+    assert used <= 2, used    # clock ticks (10 ms): at most ~1 % of a core
