@@ -306,6 +306,8 @@ static int serve(struct daemon *d, struct fuse_args *args)
 		struct rtk_session_config sc = {
 		    .max_threads = d->cl.max_threads ? d->cl.max_threads : 32,
 		    .spin_ns = (uint64_t)d->o.spin * 1000u,
+		    .busy = rtk_vfs_storing,
+		    .busy_ctx = d->vfs,
 		};
 
 		rc = rtk_session_loop(se, &sc);

@@ -60,6 +60,8 @@ struct session {
 	int fd, efd;
 	uint64_t spin_ns;
 	unsigned max_threads;
+	bool (*busy)(void *ctx);
+	void *busy_ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t park; /* workers without the reading */
 	pthread_cond_t dog;  /* the watchdog (CLOCK_MONOTONIC) */
@@ -159,7 +161,7 @@ static int receive(struct session *s, struct worker *w)
 			return 0; /* unmounted (libfuse ended the session), or told to end */
 		if (res != -EAGAIN && res != -EINTR && res != -ENOENT)
 			return res;
-		if (rtk_clock_mono_ns() < until) {
+		if (rtk_clock_mono_ns() < until && !(s->busy && s->busy(s->busy_ctx))) {
 			sched_yield(); /* the notifier, a fetch: let them have this CPU first */
 			continue;      /* look again */
 		}
@@ -258,6 +260,8 @@ int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *c
 	    .se = se,
 	    .fd = fuse_session_fd(se),
 	    .spin_ns = cfg->spin_ns,
+	    .busy = cfg->busy,
+	    .busy_ctx = cfg->busy_ctx,
 	    .max_threads = cfg->max_threads ? cfg->max_threads : 1,
 	    .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .park = PTHREAD_COND_INITIALIZER,

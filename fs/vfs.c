@@ -58,7 +58,8 @@ struct rtk_vfs {
 	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
 	atomic_uint_fast64_t queued, sent, stale, full, missed, retried, cancelled, raced;
 	atomic_uint_fast64_t settled, settle_late;
-	atomic_size_t pending; /* bytes of the stores queued */
+	atomic_size_t pending;       /* bytes of the stores queued */
+	atomic_size_t pending_files; /* files of the stores queued */
 	/*
 	 * The store being sent. Its write may wait in the kernel for a page that a READ holds;
 	 * that READ is answered with the store's bytes, not a newer listing's, so the page
@@ -111,8 +112,13 @@ static bool queue_store(struct rtk_vfs *v, struct notice *n)
 {
 	size_t bytes = n->store->bytes;
 
-	if (atomic_fetch_add(&v->pending, bytes) + bytes > STORE_PENDING_MAX ||
-	    rtk_workq_push(v->notifier, &n->item) != 0) {
+	if (atomic_fetch_add(&v->pending, bytes) + bytes > STORE_PENDING_MAX) {
+		atomic_fetch_sub(&v->pending, bytes);
+		return false;
+	}
+	atomic_fetch_add(&v->pending_files, n->store->n);
+	if (rtk_workq_push(v->notifier, &n->item) != 0) {
+		atomic_fetch_sub(&v->pending_files, n->store->n);
 		atomic_fetch_sub(&v->pending, bytes);
 		return false;
 	}
@@ -185,6 +191,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 {
 	struct rtk_ino_store *s = n->store;
 	size_t bytes = s->bytes; /* pending until sent (stats.json shows when all landed) */
+	unsigned files = s->n;
 	bool again = false;
 	unsigned i, left = 0;
 	int err;
@@ -210,9 +217,9 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		if (err == -ENOENT && !n->ino) {
 			s->files[left++] = s->files[i];
 			atomic_fetch_add(&v->retried, 1);
-		}
-		else
+		} else {
 			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
+		}
 	}
 	/*
 	 * A write of a file while its store was sent: the store may have waited for the page
@@ -233,6 +240,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 			atomic_fetch_add(&v->missed, left);
 	}
 out:
+	atomic_fetch_sub(&v->pending_files, files);
 	atomic_fetch_sub(&v->pending, bytes);
 	if (!again)
 		s->release(s);
@@ -276,6 +284,7 @@ static void drop_notice(void *ctx, struct rtk_workq_item *item)
 	if (n->mark)
 		reach(v, n->mark);
 	if (n->store) {
+		atomic_fetch_sub(&v->pending_files, n->store->n);
 		atomic_fetch_sub(&v->pending, n->store->bytes);
 		n->store->release(n->store);
 	}
@@ -382,6 +391,13 @@ static void hook_store(void *ctx, struct rtk_ino_store *s)
 	}
 	atomic_fetch_add(&v->full, 1);
 	s->release(s);
+}
+
+bool rtk_vfs_storing(void *ctx)
+{
+	struct rtk_vfs *v = ctx;
+
+	return atomic_load_explicit(&v->pending_files, memory_order_relaxed) > 1;
 }
 
 void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)

@@ -13,6 +13,10 @@ struct fuse_session;
 struct rtk_session_config {
 	unsigned max_threads; /* workers at most (a new one when the reader is about to wait) */
 	uint64_t spin_ns;     /* how long the reader looks for the next request before sleeping */
+	/* If set and true, the reader sleeps at once instead of looking (another thread of the
+	 * daemon has work for the CPU). */
+	bool (*busy)(void *ctx);
+	void *busy_ctx;
 };
 
 /*

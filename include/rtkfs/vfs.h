@@ -36,6 +36,14 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v);
  * is the struct rtk_vfs). */
 void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out);
 
+/*
+ * Has the notifier more than one file to push (ctx: the vfs)? The session loop's reader does
+ * not keep looking for requests then: the CPU it would take is the one the notifier needs to
+ * land a directory's files before a reader (grep -r) asks for them. (One file, a LOOKUP's,
+ * may wait: read at once it costs one READ, as without pushes.)
+ */
+bool rtk_vfs_storing(void *ctx);
+
 /* The tree to serve (set once, before the session starts). */
 void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t);
 
