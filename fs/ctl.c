@@ -258,6 +258,8 @@ static void put_kernel_json(struct rtk_buf *b, int *err, const struct rtk_ctl_ke
 	    k->pending_bytes);
 	put(b, err, ",\n  \"settle\": {\"writes\": %" PRIu64 ", \"late\": %" PRIu64 "}",
 	    k->settled, k->settle_late);
+	put(b, err, ",\n  \"loop\": {\"handoffs\": %" PRIu64 ", \"watchdog\": %" PRIu64 "}",
+	    k->handoffs, k->watchdog);
 }
 
 static int render_json(struct rtk_ctl *c, const struct snapshot *s, struct rtk_buf *b)

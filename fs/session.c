@@ -101,8 +101,9 @@ static bool spawn_locked(struct session *s)
 }
 
 /* The reader gives the reading up (lock held): a parked worker, or a new one, takes it. */
-static void hand_off_locked(struct session *s)
+static void hand_off_locked(struct session *s, bool by_watchdog)
 {
+	rtk_loop_count_handoff(by_watchdog);
 	s->reader = NULL;
 	atomic_store(&s->busy_since, 0);
 	if (s->nparked)
@@ -119,7 +120,7 @@ static void waiting(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->reader == w)
-		hand_off_locked(s);
+		hand_off_locked(s, false);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -223,7 +224,7 @@ static void *watch(void *arg)
 		now = rtk_clock_mono_ns();
 		busy = atomic_load(&s->busy_since);
 		if (s->reader && busy && now - busy >= HANDOFF_NS)
-			hand_off_locked(s);
+			hand_off_locked(s, true);
 		if (now - atomic_load(&s->last_ns) > ACTIVE_NS) {
 			s->dog_asleep = true;
 			pthread_cond_wait(&s->dog, &s->lock);

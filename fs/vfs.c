@@ -415,6 +415,7 @@ void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
 	out->retried = atomic_load(&v->retried);
 	out->cancelled = atomic_load(&v->cancelled);
 	out->raced = atomic_load(&v->raced);
+	rtk_loop_handoffs(&out->handoffs, &out->watchdog);
 	out->pending_bytes = atomic_load(&v->pending);
 	out->settled = atomic_load(&v->settled) + atomic_load(&v->settle_late);
 	out->settle_late = atomic_load(&v->settle_late);

@@ -12,10 +12,19 @@
 #ifndef RTKFS_LOOP_H
 #define RTKFS_LOOP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* This thread is about to wait: if it is the session loop's reader, hand the reading over. */
 void rtk_loop_waiting(void);
 
 /* Set (or clear, fn NULL) what rtk_loop_waiting does on the calling thread. */
 void rtk_loop_set_waiting(void (*fn)(void *arg), void *arg);
+
+/* The reading was handed over: by a reader about to wait, or by the watchdog. */
+void rtk_loop_count_handoff(bool by_watchdog);
+
+/* Handoffs so far, in all and by the watchdog (stats.json "loop"). */
+void rtk_loop_handoffs(uint64_t *all, uint64_t *by_watchdog);
 
 #endif
