@@ -71,7 +71,7 @@ struct session {
 	unsigned nworkers, nparked;
 	_Atomic uint64_t busy_since; /* when the reader took its request; 0: it is reading */
 	_Atomic uint64_t last_ns;    /* when a request last came */
-	bool dog_asleep;             /* the watchdog waits without a time limit */
+	atomic_bool dog_asleep;      /* the watchdog waits without a time limit */
 	bool exiting;
 	int error;
 };
@@ -137,13 +137,19 @@ static void exit_locked(struct session *s)
 	}
 }
 
-/* Requests are coming again after a sleep: the watchdog looks again. */
+/*
+ * A request came: if the watchdog sleeps, it looks again. Whether the request was read after
+ * a poll() or at once (queued while every worker waited): either way it may be one that
+ * waits unannounced. The watchdog sets dog_asleep before it looks at last_ns a last time,
+ * so either it sees this last_ns or this sees dog_asleep (all seq_cst).
+ */
 static void wake_dog(struct session *s)
 {
 	atomic_store(&s->last_ns, rtk_clock_mono_ns());
+	if (!atomic_load(&s->dog_asleep))
+		return;
 	pthread_mutex_lock(&s->lock);
-	if (s->dog_asleep)
-		pthread_cond_signal(&s->dog);
+	pthread_cond_signal(&s->dog);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -170,7 +176,6 @@ static int receive(struct session *s, struct worker *w)
 			return -errno;
 		if (p[1].revents)
 			return 0;
-		wake_dog(s);
 		until = rtk_clock_mono_ns() + s->spin_ns;
 	}
 }
@@ -200,7 +205,7 @@ static void *work(void *arg)
 			exit_locked(s);
 			break;
 		}
-		atomic_store(&s->last_ns, rtk_clock_mono_ns());
+		wake_dog(s);
 		atomic_store(&s->busy_since, atomic_load(&s->last_ns));
 		fuse_session_process_buf(s->se, &w->buf);
 		pthread_mutex_lock(&s->lock);
@@ -212,6 +217,14 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* No request came for ACTIVE_NS. The clock is read after last_ns (a later one: no wrap). */
+static bool idle(struct session *s)
+{
+	uint64_t last = atomic_load(&s->last_ns);
+
+	return rtk_clock_mono_ns() - last > ACTIVE_NS;
+}
+
 /* Hand the reading over when the reader has been on one request for HANDOFF_NS. */
 static void *watch(void *arg)
 {
@@ -221,14 +234,15 @@ static void *watch(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->exiting) {
-		now = rtk_clock_mono_ns();
 		busy = atomic_load(&s->busy_since);
+		now = rtk_clock_mono_ns(); /* after busy_since: a request taken now is not 2^64 old */
 		if (s->reader && busy && now - busy >= HANDOFF_NS)
 			hand_off_locked(s, true);
-		if (now - atomic_load(&s->last_ns) > ACTIVE_NS) {
-			s->dog_asleep = true;
-			pthread_cond_wait(&s->dog, &s->lock);
-			s->dog_asleep = false;
+		if (idle(s)) {
+			atomic_store(&s->dog_asleep, true);
+			if (idle(s)) /* look once more, asleep: see wake_dog */
+				pthread_cond_wait(&s->dog, &s->lock);
+			atomic_store(&s->dog_asleep, false);
 			continue;
 		}
 		now += HANDOFF_NS;
@@ -275,6 +289,7 @@ int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *c
 
 	atomic_init(&s.busy_since, 0);
 	atomic_init(&s.last_ns, rtk_clock_mono_ns());
+	atomic_init(&s.dog_asleep, false);
 	if (dog_cond_init(&s.dog))
 		return -ENOMEM;
 	s.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import run, wait_for
 
 A = "023e105f4ecef8ad9ca31a8372d0c353"
 P = "cfc2ffe4-ed22-41f1-ad33-ce50dcfe4bcc"   # town-hall: 5 webhooks
@@ -113,3 +113,48 @@ def test_an_idle_mount_costs_no_cpu(api, mount):
     time.sleep(2.0)      # the measurement: CPU used while nothing happens
     used = cpu_ticks(m.proc.pid) - t0
     assert used <= 2, used    # clock ticks (10 ms): at most ~1 % of a core
+
+
+def test_the_watchdog_looks_again_after_every_worker_waited_a_second(api, mount):
+    """Every worker (-o max_threads=3) waits on the network for over a second: nobody reads
+    /dev/fuse and no request comes, so the watchdog sleeps until one does. A WRITE queued
+    meanwhile is read first when two of them are back, without a poll() (it is there
+    already), and waits, unannounced, for the webhook's lock, which a third holds for its
+    PATCH. The watchdog must be looking again: it hands the reading to the worker parked,
+    which answers the rest of the two listings at once, not when the PATCH ends."""
+    m = mount(api, options={"ttl": 60, "timeout": 30, "prefetch": 0},
+              args=["-o", "max_threads=3"])
+    slow = [a["id"] for a in api.apps(A) if a["id"] != P][:2]
+    hooks = m / f"accounts/{A}/apps/{P}/webhooks"
+    hook = hooks / sorted(os.listdir(hooks))[0]
+    assert (hook / "name").read_text()
+    url = os.open(hook / "url", os.O_WRONLY | os.O_TRUNC)
+    name = os.open(hook / "name", os.O_WRONLY | os.O_TRUNC)
+    api.add_fault("latency", method="PATCH", ms=8000)
+    for a in slow:
+        api.add_fault("latency", path=f"/realtime/kit/{a}/webhooks", ms=2000)
+    writers = [threading.Thread(target=os.write, args=(url, b"https://example.com/a\n"))]
+    writers[0].start()
+    try:
+        assert wait_for(lambda: api.count("PATCH") == 1, timeout=5)
+        t0 = time.monotonic()
+        listers = [threading.Thread(target=os.listdir,
+                                    args=(m / f"accounts/{A}/apps/{a}/webhooks",))
+                   for a in slow]
+        for t in listers:
+            t.start()
+        assert wait_for(lambda: all(api.count("GET", rf"/accounts/{A}/realtime/kit/{a}/webhooks")
+                                    for a in slow), timeout=5)
+        # every worker waits: this WRITE stays in the kernel's queue until two are back
+        writers.append(threading.Thread(target=os.write, args=(name, b"other\n")))
+        writers[1].start()
+        for t in listers:
+            t.join(15)
+        took = time.monotonic() - t0
+        assert took < 3.0, took                  # 2 s of the listings, not 8 of the PATCH
+        assert writers[0].is_alive()             # the PATCH is still under way
+    finally:
+        for t in writers:
+            t.join(15)
+        os.close(url)
+        os.close(name)
