@@ -71,7 +71,7 @@ struct session {
 	unsigned nworkers, nparked;
 	_Atomic uint64_t busy_since; /* when the reader took its request; 0: it is reading */
 	_Atomic uint64_t last_ns;    /* when a request last came */
-	atomic_bool dog_asleep;      /* the watchdog waits without a time limit */
+	atomic_bool dog_asleep;	     /* the watchdog waits without a time limit */
 	bool exiting;
 	int error;
 };
@@ -235,7 +235,7 @@ static void *watch(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->exiting) {
 		busy = atomic_load(&s->busy_since);
-		now = rtk_clock_mono_ns(); /* after busy_since: a request taken now is not 2^64 old */
+		now = rtk_clock_mono_ns(); /* after busy_since: no wrap */
 		if (s->reader && busy && now - busy >= HANDOFF_NS)
 			hand_off_locked(s, true);
 		if (idle(s)) {
