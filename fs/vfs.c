@@ -194,6 +194,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 	unsigned files = s->n;
 	bool again = false;
 	unsigned i, left = 0;
+	uint32_t retry = 0; /* files[i] the kernel had no inode for (RTK_INO_STORE_FILES <= 32) */
 	int err;
 
 	if (n->ino) /* a retry: ino is when it is due */
@@ -215,7 +216,7 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
 		err = fuse_lowlevel_notify_store(v->se, s->files[i].ino, 0, &bv, 0);
 		if (err == -ENOENT && !n->ino) {
-			s->files[left++] = s->files[i];
+			retry |= 1u << i;
 			atomic_fetch_add(&v->retried, 1);
 		} else {
 			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
@@ -225,11 +226,15 @@ static bool send_store(struct rtk_vfs *v, struct notice *n)
 	 * A write of a file while its store was sent: the store may have waited for the page
 	 * the WRITE held and landed after it. Drop what it left (after it: this thread).
 	 */
-	if (unclaim(v)) { /* before the files are moved for the retry */
+	if (unclaim(v)) {
 		atomic_fetch_add(&v->raced, 1);
 		for (i = 0; i < s->n; i++)
 			fuse_lowlevel_notify_inval_inode(v->se, s->files[i].ino, 0, 0);
 	}
+	/* Unclaimed: no READ looks at s->files now (read_claimed), they may move. */
+	for (i = 0; i < s->n; i++)
+		if (retry & (1u << i))
+			s->files[left++] = s->files[i];
 	if (left) {
 		s->n = left;
 		for (s->bytes = 0, i = 0; i < left; i++)
