@@ -23,6 +23,7 @@
 #include "rtkfs/log.h"
 #include "rtkfs/envelope.h"
 #include "rtkfs/listing.h"
+#include "rtkfs/loop.h"
 #include "rtkfs/obj.h"
 #include "rtkfs/value.h"
 #include "rtkfs/view.h"
@@ -158,6 +159,19 @@ size_t rtk_write_cap(unsigned index)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Lock a webhook's stripe. Its holder may be sending a request for seconds: a FUSE worker
+ * that has to wait for it says so first (rtk_loop_waiting), so that another reads the
+ * kernel's requests meanwhile.
+ */
+static void lock_or_wait(pthread_mutex_t *m)
+{
+	if (pthread_mutex_trylock(m) == 0)
+		return;
+	rtk_loop_waiting();
+	pthread_mutex_lock(m);
 }
 
 static struct stripe *stripe_of(struct rtk_write *w, const struct rtk_ino_node *dir)
@@ -580,7 +594,7 @@ int rtk_write_field(struct rtk_write *w, struct rtk_ino_node *dir, unsigned inde
 		return -EACCES;
 	s = stripe_of(w, dir);
 	atomic_fetch_add(&s->writing, 1);
-	pthread_mutex_lock(&s->lock);
+	lock_or_wait(&s->lock);
 	err = field_write_locked(w, s, dir, (enum rtk_field)index, buf, len, off, op);
 	if (err < 0) /* refused: readers see the server's value again, before write() returns */
 		view_set(w, rtk_ino_file(dir, index), RTK_WRITE_SHOW_CACHED, NULL, 0, 0);
@@ -701,7 +715,7 @@ int rtk_write_create(struct rtk_write *w, struct rtk_ino_node *parent, const cha
 	snprintf(pd->name, sizeof(pd->name), "%s", name);
 	pd->parent = parent;
 	rtk_buf_init(&pd->buf, RTK_WRITE_MAX);
-	pthread_mutex_lock(&w->pend_io);
+	lock_or_wait(&w->pend_io);
 	pd->used_ns = rtk_clock_now(&w->cfg.clock);
 	pending_sweep(w, pd->used_ns);
 	err = pending_add(w, pd);
@@ -778,7 +792,7 @@ int rtk_write_pending_put(struct rtk_write *w, uint64_t ino, const char *buf, si
 	struct pending *pd;
 	int err;
 
-	pthread_mutex_lock(&w->pend_io);
+	lock_or_wait(&w->pend_io);
 	pd = pending_find(w, ino);
 	if (!pd) {
 		pthread_mutex_unlock(&w->pend_io);
@@ -829,7 +843,7 @@ int rtk_write_rmdir(struct rtk_write *w, struct rtk_ino_node *parent, const char
 		return err;
 	dir = rtk_ino_find(w->cfg.ino, parent, name);
 	if (dir)
-		pthread_mutex_lock(&stripe_of(w, dir)->lock);
+		lock_or_wait(&stripe_of(w, dir)->lock);
 	err = send_write(w, &rq, op);
 	if (dir)
 		pthread_mutex_unlock(&stripe_of(w, dir)->lock);
