@@ -256,8 +256,10 @@ static void put_kernel_json(struct rtk_buf *b, int *err, const struct rtk_ctl_ke
 	    ", \"cancelled\": %" PRIu64 ", \"raced\": %" PRIu64 ", \"pending_bytes\": %zu}",
 	    k->queued, k->sent, k->stale, k->full, k->missed, k->retried, k->cancelled, k->raced,
 	    k->pending_bytes);
-	put(b, err, ",\n  \"settle\": {\"writes\": %" PRIu64 ", \"late\": %" PRIu64 "}",
-	    k->settled, k->settle_late);
+	put(b, err,
+	    ",\n  \"settle\": {\"writes\": %" PRIu64 ", \"late\": %" PRIu64
+	    ", \"blocked\": %" PRIu64 "}",
+	    k->settled, k->settle_late, k->settle_blocked);
 	put(b, err, ",\n  \"loop\": {\"handoffs\": %" PRIu64 ", \"watchdog\": %" PRIu64 "}",
 	    k->handoffs, k->watchdog);
 }

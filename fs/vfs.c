@@ -57,7 +57,7 @@ struct rtk_vfs {
 	struct fuse_session *se;
 	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
 	atomic_uint_fast64_t queued, sent, stale, full, missed, retried, cancelled, raced;
-	atomic_uint_fast64_t settled, settle_late;
+	atomic_uint_fast64_t settled, settle_late, settle_blocked;
 	atomic_size_t pending;       /* bytes of the stores queued */
 	atomic_size_t pending_files; /* files of the stores queued */
 	/*
@@ -173,14 +173,22 @@ static bool unclaim(struct rtk_vfs *v)
 /* A WRITE or truncate of file ino: no store queued before it may land after it. */
 static void note_write(struct rtk_vfs *v, uint64_t ino)
 {
+	bool raced;
+
 	rtk_tree_note_paged(v->tree, ino);
 	if (!v->cfg.push)
 		return;
 	pthread_mutex_lock(&v->claim_lock);
 	v->written[v->writes++ % WRITES_KEPT] = ino;
-	if (v->claim && store_has(v->claim, ino))
+	raced = v->claim && store_has(v->claim, ino);
+	if (raced)
 		v->claim_raced = true;
 	pthread_mutex_unlock(&v->claim_lock);
+	if (raced) { /* a write waiting in settle stops waiting (store_blocked) */
+		pthread_mutex_lock(&v->mark_lock);
+		pthread_cond_broadcast(&v->mark_cond);
+		pthread_mutex_unlock(&v->mark_lock);
+	}
 }
 
 /*
@@ -339,6 +347,21 @@ static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 }
 
 /* Queue a marker behind what is queued and wait until the notifier reaches it or until_ns. */
+/*
+ * Is the notifier sending a store that a local write raced (claim_raced)? It may wait for
+ * the page that write's WRITE holds until it is answered, and that WRITE may be the one
+ * waiting in settle: waiting longer only runs into the bound.
+ */
+static bool store_blocked(struct rtk_vfs *v)
+{
+	bool raced;
+
+	pthread_mutex_lock(&v->claim_lock);
+	raced = v->claim && v->claim_raced;
+	pthread_mutex_unlock(&v->claim_lock);
+	return raced;
+}
+
 static void hook_settle(void *ctx, uint64_t until_ns)
 {
 	struct rtk_vfs *v = ctx;
@@ -360,13 +383,13 @@ static void hook_settle(void *ctx, uint64_t until_ns)
 		return;
 	}
 	rtk_loop_waiting();
-	while (v->reached < mark && rtk_clock_mono_ns() < until_ns)
+	while (v->reached < mark && rtk_clock_mono_ns() < until_ns && !store_blocked(v))
 		pthread_cond_timedwait(&v->mark_cond, &v->mark_lock, &ts);
-	atomic_fetch_add(v->reached < mark ? &v->settle_late : &v->settled, 1);
+	atomic_fetch_add(v->reached >= mark ? &v->settled
+			 : store_blocked(v) ? &v->settle_blocked : &v->settle_late, 1);
 	pthread_mutex_unlock(&v->mark_lock);
 }
 
-/* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
 static uint64_t hook_write_seq(void *ctx)
 {
 	struct rtk_vfs *v = ctx;
@@ -378,6 +401,7 @@ static uint64_t hook_write_seq(void *ctx)
 	return w;
 }
 
+/* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
 static void hook_store(void *ctx, struct rtk_ino_store *s)
 {
 	struct rtk_vfs *v = ctx;
@@ -422,8 +446,10 @@ void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
 	out->raced = atomic_load(&v->raced);
 	rtk_loop_handoffs(&out->handoffs, &out->watchdog);
 	out->pending_bytes = atomic_load(&v->pending);
-	out->settled = atomic_load(&v->settled) + atomic_load(&v->settle_late);
+	out->settled = atomic_load(&v->settled) + atomic_load(&v->settle_late) +
+		       atomic_load(&v->settle_blocked);
 	out->settle_late = atomic_load(&v->settle_late);
+	out->settle_blocked = atomic_load(&v->settle_blocked);
 }
 
 int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)

@@ -50,7 +50,7 @@ struct rtk_ctl_kernel {
 	size_t pending_bytes;
 	/* Writes that waited for the other files of their webhook to be dropped; of them, those
 	 * that stopped waiting at the bound (WRITE_SETTLE_NS) first. */
-	uint64_t settled, settle_late;
+	uint64_t settled, settle_late, settle_blocked;
 };
 
 struct rtk_ctl_config {
