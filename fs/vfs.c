@@ -9,8 +9,8 @@
  * opens, and sends no release for files: a read costs no round trip. Writes arrive as
  * WRITE(ino, offset, bytes) without a file handle and take effect there (write.h), so that
  * write() returns their result. A file created in webhooks/ is written by number too: the
- * kernel sends no release for it either. What changes is invalidated through the attributes (mtime, size) and
- * through the notifier thread below.
+ * kernel sends no release for it either. What changes is invalidated through the attributes
+ * (mtime, size) and through the notifier (notifier.h), which this adapter owns.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,60 +26,20 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/log.h"
 #include "rtkfs/loop.h"
+#include "rtkfs/notifier.h"
 #include "rtkfs/vfs.h"
-#include "rtkfs/workq.h"
 
-#define NOTIFY_QUEUE_MAX 65536
 /* What a SETATTR that only truncates may carry (open with O_TRUNC sets the times too). */
 #define SETATTR_TRUNC                                                                         \
 	(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |                    \
 	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME |                    \
 	 FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID | FUSE_SET_ATTR_KILL_PRIV |            \
 	 FUSE_SET_ATTR_FILE | FUSE_SET_ATTR_OPEN | FUSE_SET_ATTR_TIMES_SET)
-/* Local writes remembered for the stores queued before them (a power of 2). */
-#define WRITES_KEPT 64u
-/* Bytes of queued stores at most: past it a store is dropped (the kernel reads instead). */
-#define STORE_PENDING_MAX (8u << 20)
-
-struct notice {
-	struct rtk_workq_item item; /* first: a notice is its item */
-	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
-	uint64_t mark;               /* not 0: a marker, settled when the notifier reaches it */
-	uint64_t ino; /* inode to invalidate, or the parent of name; a store: its retry's due time */
-	char name[];                /* "": invalidate ino; else the entry name in ino */
-};
-
 struct rtk_vfs {
 	struct rtk_vfs_config cfg;
 	struct rtk_tree *tree;
-	struct rtk_workq *notifier; /* one thread: the sender of kernel notifications */
-	struct rtk_workq *own;      /* one thread: invalidations of files being written */
-	struct fuse_session *se;
+	struct rtk_notifier *notifier; /* owned */
 	atomic_uint_fast64_t ops[RTK_KOP__N]; /* requests received, by opcode */
-	atomic_uint_fast64_t queued, sent, stale, full, missed, retried, cancelled, raced;
-	atomic_uint_fast64_t settled, settle_late, settle_blocked;
-	atomic_size_t pending;       /* bytes of the stores queued */
-	atomic_size_t pending_files; /* files of the stores queued */
-	/*
-	 * The store being sent. Its write may wait in the kernel for a page that a READ holds;
-	 * that READ is answered with the store's bytes, not a newer listing's, so the page
-	 * never mixes two versions (the newer listing's invalidation follows the store).
-	 */
-	pthread_mutex_t claim_lock; /* never held across a write to the kernel */
-	struct rtk_ino_store *claim;
-	/*
-	 * Local writes (WRITE, truncate) count in writes; the last WRITES_KEPT written inodes
-	 * are kept by count. A store queued before a write of one of its files is not sent
-	 * (the kernel holds the written bytes); one being sent when a write of its files came
-	 * (claim_raced) is followed by an invalidation of them, so its bytes do not stay.
-	 */
-	uint64_t writes;
-	uint64_t written[WRITES_KEPT];
-	bool claim_raced;
-	/* Markers: the last one queued, the last one the notifier reached (settle waits). */
-	pthread_mutex_t mark_lock;
-	pthread_cond_t mark_cond; /* on CLOCK_MONOTONIC */
-	uint64_t marked, reached;
 };
 
 static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
@@ -87,346 +47,9 @@ static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
 	atomic_fetch_add_explicit(&v->ops[op], 1, memory_order_relaxed);
 }
 
-/* ---- the notifier ---- */
-
-/*
- * Files the kernel had no inode for yet (the reply that hands it out may still be on its
- * way into the kernel) are tried once more, this long after.
- */
-#define STORE_RETRY_NS 300000
-
-static void sleep_until(uint64_t due_ns)
-{
-	uint64_t now = rtk_clock_mono_ns();
-	struct timespec ts;
-
-	if (now >= due_ns || due_ns - now > STORE_RETRY_NS)
-		return;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(due_ns - now);
-	nanosleep(&ts, NULL);
-}
-
-/* Queue store notice n (a first try, or a retry); false when there is no room. */
-static bool queue_store(struct rtk_vfs *v, struct notice *n)
-{
-	size_t bytes = n->store->bytes;
-
-	if (atomic_fetch_add(&v->pending, bytes) + bytes > STORE_PENDING_MAX) {
-		atomic_fetch_sub(&v->pending, bytes);
-		return false;
-	}
-	atomic_fetch_add(&v->pending_files, n->store->n);
-	if (rtk_workq_push(v->notifier, &n->item) != 0) {
-		atomic_fetch_sub(&v->pending_files, n->store->n);
-		atomic_fetch_sub(&v->pending, bytes);
-		return false;
-	}
-	return true;
-}
-
-static bool store_has(const struct rtk_ino_store *s, uint64_t ino)
-{
-	unsigned i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->files[i].ino == ino)
-			return true;
-	return false;
-}
-
-/*
- * Claim s for sending; false (nothing claimed) when a file of it was written locally since
- * it was queued, or when too many writes came to tell.
- */
-static bool claim(struct rtk_vfs *v, struct rtk_ino_store *s)
-{
-	bool ok = true;
-	uint64_t w;
-
-	pthread_mutex_lock(&v->claim_lock);
-	if (v->writes - s->seq > WRITES_KEPT)
-		ok = false;
-	for (w = s->seq; ok && w < v->writes; w++)
-		ok = !store_has(s, v->written[w % WRITES_KEPT]);
-	if (ok) {
-		v->claim = s;
-		v->claim_raced = false;
-	}
-	pthread_mutex_unlock(&v->claim_lock);
-	return ok;
-}
-
-/* Done sending the claimed store: did a write of one of its files come meanwhile? */
-static bool unclaim(struct rtk_vfs *v)
-{
-	bool raced;
-
-	pthread_mutex_lock(&v->claim_lock);
-	raced = v->claim_raced;
-	v->claim = NULL;
-	v->claim_raced = false;
-	pthread_mutex_unlock(&v->claim_lock);
-	return raced;
-}
-
-/* A WRITE or truncate of file ino: no store queued before it may land after it. */
-static void note_write(struct rtk_vfs *v, uint64_t ino)
-{
-	bool raced;
-
-	rtk_tree_note_paged(v->tree, ino);
-	if (!v->cfg.push)
-		return;
-	pthread_mutex_lock(&v->claim_lock);
-	v->written[v->writes++ % WRITES_KEPT] = ino;
-	raced = v->claim && store_has(v->claim, ino);
-	if (raced)
-		v->claim_raced = true;
-	pthread_mutex_unlock(&v->claim_lock);
-	if (raced) { /* a write waiting in settle stops waiting (store_blocked) */
-		pthread_mutex_lock(&v->mark_lock);
-		pthread_cond_broadcast(&v->mark_cond);
-		pthread_mutex_unlock(&v->mark_lock);
-	}
-}
-
-/*
- * Push a store's files into the page cache, unless a newer listing replaced its bytes.
- * True when n was queued again (a retry of the files the kernel had no inode for).
- */
-static bool send_store(struct rtk_vfs *v, struct notice *n)
-{
-	struct rtk_ino_store *s = n->store;
-	size_t bytes = s->bytes; /* pending until sent (stats.json shows when all landed) */
-	unsigned files = s->n;
-	bool again = false;
-	unsigned i, left = 0;
-	uint32_t retry = 0; /* files[i] the kernel had no inode for (RTK_INO_STORE_FILES <= 32) */
-	int err;
-
-	if (n->ino) /* a retry: ino is when it is due */
-		sleep_until(n->ino);
-	/* Claim, then check: a READ answered from a newer listing after the claim is answered
-	 * with these bytes; one answered before it means the check fails. */
-	if (!claim(v, s)) {
-		atomic_fetch_add(&v->cancelled, 1);
-		goto out;
-	}
-	if (!s->current(s)) {
-		unclaim(v);
-		atomic_fetch_add(&v->stale, 1);
-		goto out;
-	}
-	for (i = 0; i < s->n; i++) {
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(s->files[i].len);
-
-		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
-		err = fuse_lowlevel_notify_store(v->se, s->files[i].ino, 0, &bv, 0);
-		if (err == -ENOENT && !n->ino) {
-			retry |= 1u << i;
-			atomic_fetch_add(&v->retried, 1);
-		} else {
-			atomic_fetch_add(err ? &v->missed : &v->sent, 1);
-		}
-	}
-	/*
-	 * A write of a file while its store was sent: the store may have waited for the page
-	 * the WRITE held and landed after it. Drop what it left (after it: this thread).
-	 */
-	if (unclaim(v)) {
-		atomic_fetch_add(&v->raced, 1);
-		for (i = 0; i < s->n; i++)
-			fuse_lowlevel_notify_inval_inode(v->se, s->files[i].ino, 0, 0);
-	}
-	/* Unclaimed: no READ looks at s->files now (read_claimed), they may move. */
-	for (i = 0; i < s->n; i++)
-		if (retry & (1u << i))
-			s->files[left++] = s->files[i];
-	if (left) {
-		s->n = left;
-		for (s->bytes = 0, i = 0; i < left; i++)
-			s->bytes += s->files[i].len;
-		n->ino = rtk_clock_mono_ns() + STORE_RETRY_NS;
-		again = queue_store(v, n);
-		if (!again)
-			atomic_fetch_add(&v->missed, left);
-	}
-out:
-	atomic_fetch_sub(&v->pending_files, files);
-	atomic_fetch_sub(&v->pending, bytes);
-	if (!again)
-		s->release(s);
-	return again;
-}
-
-/* The notifier reached marker mark (or dropped it): wake who waits for it. */
-static void reach(struct rtk_vfs *v, uint64_t mark)
-{
-	pthread_mutex_lock(&v->mark_lock);
-	if (mark > v->reached)
-		v->reached = mark;
-	pthread_cond_broadcast(&v->mark_cond);
-	pthread_mutex_unlock(&v->mark_lock);
-}
-
-static void notify(void *ctx, struct rtk_workq_item *item)
-{
-	struct rtk_vfs *v = ctx;
-	struct notice *n = (struct notice *)item;
-
-	/* -ENOENT only means the kernel holds nothing for it. */
-	if (n->mark) {
-		reach(v, n->mark);
-	} else if (n->store) {
-		if (send_store(v, n))
-			return;
-	} else if (n->name[0]) {
-		fuse_lowlevel_notify_inval_entry(v->se, n->ino, n->name, strlen(n->name));
-	} else {
-		fuse_lowlevel_notify_inval_inode(v->se, n->ino, 0, 0);
-	}
-	free(n);
-}
-
-static void drop_notice(void *ctx, struct rtk_workq_item *item)
-{
-	struct rtk_vfs *v = ctx;
-	struct notice *n = (struct notice *)item;
-
-	if (n->mark)
-		reach(v, n->mark);
-	if (n->store) {
-		atomic_fetch_sub(&v->pending_files, n->store->n);
-		atomic_fetch_sub(&v->pending, n->store->bytes);
-		n->store->release(n->store);
-	}
-	free(n);
-}
-
-static void enqueue(struct rtk_vfs *v, uint64_t ino, const char *name)
-{
-	size_t len = name ? strlen(name) : 0;
-	struct notice *n = malloc(sizeof(*n) + len + 1);
-
-	if (!n)
-		return; /* the kernel will age it out by the TTL */
-	n->store = NULL;
-	n->mark = 0;
-	n->ino = ino;
-	memcpy(n->name, name ? name : "", len + 1);
-	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
-	if (rtk_workq_push(v->notifier, &n->item) != 0)
-		free(n);
-}
-
-static void hook_inval_inode(void *ctx, uint64_t ino)
-{
-	enqueue(ctx, ino, NULL);
-}
-
-/* On the queue of its own (ino.h): it waits in the kernel for the WRITE's reply. */
-static void hook_inval_written(void *ctx, uint64_t ino)
-{
-	struct rtk_vfs *v = ctx;
-	struct notice *n = malloc(sizeof(*n) + 1);
-
-	if (!n)
-		return;
-	n->store = NULL;
-	n->mark = 0;
-	n->ino = ino;
-	n->name[0] = 0;
-	if (rtk_workq_push(v->own, &n->item) != 0)
-		free(n);
-}
-
-static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
-{
-	enqueue(ctx, parent, name);
-}
-
-/* Queue a marker behind what is queued and wait until the notifier reaches it or until_ns. */
-/*
- * Is the notifier sending a store that a local write raced (claim_raced)? It may wait for
- * the page that write's WRITE holds until it is answered, and that WRITE may be the one
- * waiting in settle: waiting longer only runs into the bound.
- */
-static bool store_blocked(struct rtk_vfs *v)
-{
-	bool raced;
-
-	pthread_mutex_lock(&v->claim_lock);
-	raced = v->claim && v->claim_raced;
-	pthread_mutex_unlock(&v->claim_lock);
-	return raced;
-}
-
-static void hook_settle(void *ctx, uint64_t until_ns)
-{
-	struct rtk_vfs *v = ctx;
-	struct notice *n = calloc(1, sizeof(*n) + 1);
-	struct timespec ts = {
-		.tv_sec = (time_t)(until_ns / RTK_NS_PER_SEC),
-		.tv_nsec = (long)(until_ns % RTK_NS_PER_SEC),
-	};
-	uint64_t mark;
-
-	if (!n)
-		return;
-	pthread_mutex_lock(&v->mark_lock);
-	n->mark = mark = ++v->marked;
-	/* Pushed under the lock: markers are queued in the order of their numbers. */
-	if (rtk_workq_push(v->notifier, &n->item) != 0) {
-		pthread_mutex_unlock(&v->mark_lock);
-		free(n); /* not running, or full: nothing to wait for that will come soon */
-		return;
-	}
-	rtk_loop_waiting();
-	while (v->reached < mark && rtk_clock_mono_ns() < until_ns && !store_blocked(v))
-		pthread_cond_timedwait(&v->mark_cond, &v->mark_lock, &ts);
-	atomic_fetch_add(v->reached >= mark ? &v->settled
-			 : store_blocked(v) ? &v->settle_blocked : &v->settle_late, 1);
-	pthread_mutex_unlock(&v->mark_lock);
-}
-
-static uint64_t hook_write_seq(void *ctx)
-{
-	struct rtk_vfs *v = ctx;
-	uint64_t w;
-
-	pthread_mutex_lock(&v->claim_lock);
-	w = v->writes;
-	pthread_mutex_unlock(&v->claim_lock);
-	return w;
-}
-
-/* Queue a store behind the invalidations queued so far; no room (bytes or jobs): drop it. */
-static void hook_store(void *ctx, struct rtk_ino_store *s)
-{
-	struct rtk_vfs *v = ctx;
-	struct notice *n = malloc(sizeof(*n) + 1);
-
-	if (n) {
-		n->store = s;
-		n->mark = 0;
-		n->ino = 0; /* a first try */
-		n->name[0] = 0;
-		if (queue_store(v, n)) {
-			atomic_fetch_add(&v->queued, 1);
-			return;
-		}
-		free(n);
-	}
-	atomic_fetch_add(&v->full, 1);
-	s->release(s);
-}
-
 bool rtk_vfs_storing(void *ctx)
 {
-	struct rtk_vfs *v = ctx;
-
-	return atomic_load_explicit(&v->pending_files, memory_order_relaxed) > 1;
+	return rtk_notifier_storing(((struct rtk_vfs *)ctx)->notifier);
 }
 
 void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
@@ -436,35 +59,26 @@ void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
 
 	for (i = 0; i < RTK_KOP__N; i++)
 		out->ops[i] = atomic_load_explicit(&v->ops[i], memory_order_relaxed);
-	out->queued = atomic_load(&v->queued);
-	out->sent = atomic_load(&v->sent);
-	out->stale = atomic_load(&v->stale);
-	out->full = atomic_load(&v->full);
-	out->missed = atomic_load(&v->missed);
-	out->retried = atomic_load(&v->retried);
-	out->cancelled = atomic_load(&v->cancelled);
-	out->raced = atomic_load(&v->raced);
+	rtk_notifier_stats(v->notifier, out);
 	rtk_loop_handoffs(&out->handoffs, &out->watchdog);
-	out->pending_bytes = atomic_load(&v->pending);
-	out->settled = atomic_load(&v->settled) + atomic_load(&v->settle_late) +
-		       atomic_load(&v->settle_blocked);
-	out->settle_late = atomic_load(&v->settle_late);
-	out->settle_blocked = atomic_load(&v->settle_blocked);
 }
 
 int rtk_vfs_start_notifier(struct rtk_vfs *v, struct fuse_session *se)
 {
-	int err;
-
-	v->se = se;
-	err = rtk_workq_start(v->notifier);
-	return err ? err : rtk_workq_start(v->own);
+	return rtk_notifier_start(v->notifier, se);
 }
 
 void rtk_vfs_stop_notifier(struct rtk_vfs *v)
 {
-	rtk_workq_stop(v->notifier);
-	rtk_workq_stop(v->own);
+	rtk_notifier_stop(v->notifier);
+}
+
+/* A WRITE or truncate of file ino: its pages are the kernel's; no push lands over them. */
+static void note_write(struct rtk_vfs *v, uint64_t ino)
+{
+	rtk_tree_note_paged(v->tree, ino);
+	if (v->cfg.push)
+		rtk_notifier_note_write(v->notifier, ino);
 }
 
 /* ---- requests ---- */
@@ -705,36 +319,6 @@ static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
 	do_readdir(req, ino, size, off, true);
 }
 
-/* If the store being sent holds file ino, answer a READ with its bytes (a copy). */
-static int read_claimed(struct rtk_vfs *v, uint64_t ino, uint64_t off, size_t size,
-			struct rtk_tree_data *data)
-{
-	const struct rtk_ino_store_file *f = NULL;
-	struct rtk_tree_data d = {0};
-	unsigned i;
-	int err = 0;
-
-	pthread_mutex_lock(&v->claim_lock);
-	for (i = 0; v->claim && i < v->claim->n && !f; i++)
-		if (v->claim->files[i].ino == ino)
-			f = &v->claim->files[i];
-	if (f && off < f->len) {
-		d.n = f->len - off < size ? f->len - off : size;
-		d.owned = malloc(d.n);
-		if (d.owned)
-			memcpy(d.owned, f->p + off, d.n);
-		else
-			err = -ENOMEM;
-		d.p = d.owned;
-	}
-	pthread_mutex_unlock(&v->claim_lock);
-	if (f && !err) {
-		rtk_tree_data_release(data);
-		*data = d;
-	}
-	return err;
-}
-
 static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -747,7 +331,7 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	rtk_tree_note_paged(v->tree, ino); /* its pages: no push goes there now */
 	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
 	if (!err && v->cfg.push)
-		err = read_claimed(v, ino, (uint64_t)off, size, &data);
+		err = rtk_notifier_read_claimed(v->notifier, ino, (uint64_t)off, size, &data);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -894,16 +478,7 @@ struct fuse_session *rtk_vfs_session_new(struct rtk_vfs *v, struct fuse_args *ar
 
 struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v)
 {
-	struct rtk_ino_hooks h = {
-		.inval_inode = hook_inval_inode,
-		.inval_entry = hook_inval_entry,
-		.store = v->cfg.push ? hook_store : NULL,
-		.write_seq = hook_write_seq,
-		.settle = hook_settle,
-		.inval_written = hook_inval_written,
-		.ctx = v,
-	};
-	return h;
+	return rtk_notifier_hooks(v->notifier);
 }
 
 void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t)
@@ -914,59 +489,22 @@ void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t)
 struct rtk_vfs *rtk_vfs_new(const struct rtk_vfs_config *cfg)
 {
 	struct rtk_vfs *v = calloc(1, sizeof(*v));
-	struct rtk_workq_config qc = {
-		.threads = 1,
-		.max_jobs = NOTIFY_QUEUE_MAX,
-		.run = notify,
-		.drop = drop_notice,
-		.ctx = v,
-	};
-	pthread_condattr_t ca;
-	int err;
 
 	if (!v)
 		return NULL;
 	v->cfg = *cfg;
-	if (pthread_mutex_init(&v->claim_lock, NULL))
-		goto free_v;
-	if (pthread_mutex_init(&v->mark_lock, NULL))
-		goto destroy_claim;
-	if (pthread_condattr_init(&ca))
-		goto destroy_mark;
-	err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
-	      pthread_cond_init(&v->mark_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (err)
-		goto destroy_mark;
-	v->notifier = rtk_workq_new(&qc);
-	if (!v->notifier)
-		goto destroy_cond;
-	v->own = rtk_workq_new(&qc);
-	if (!v->own)
-		goto free_notifier;
+	v->notifier = rtk_notifier_new(cfg->push);
+	if (!v->notifier) {
+		free(v);
+		return NULL;
+	}
 	return v;
-
-free_notifier:
-	rtk_workq_free(v->notifier);
-destroy_cond:
-	pthread_cond_destroy(&v->mark_cond);
-destroy_mark:
-	pthread_mutex_destroy(&v->mark_lock);
-destroy_claim:
-	pthread_mutex_destroy(&v->claim_lock);
-free_v:
-	free(v);
-	return NULL;
 }
 
 void rtk_vfs_free(struct rtk_vfs *v)
 {
 	if (!v)
 		return;
-	rtk_workq_free(v->own);
-	rtk_workq_free(v->notifier);
-	pthread_cond_destroy(&v->mark_cond);
-	pthread_mutex_destroy(&v->mark_lock);
-	pthread_mutex_destroy(&v->claim_lock);
+	rtk_notifier_free(v->notifier);
 	free(v);
 }

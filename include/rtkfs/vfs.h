@@ -2,8 +2,8 @@
 /*
  * vfs: the FUSE low-level adapter. Turns kernel requests (inode in) into tree calls with a
  * deadline and an interrupt check, and replies (with entry and attribute timeouts equal to
- * the TTL). Owns the thread that sends kernel cache invalidations: libfuse deadlocks if they
- * are sent from a request handler, so the tree's hooks only queue them here.
+ * the TTL). Owns the notifier (notifier.h), which sends what the tree's hooks queue: kernel
+ * cache invalidations and pushed bytes.
  */
 #ifndef RTKFS_VFS_H
 #define RTKFS_VFS_H
