@@ -260,8 +260,9 @@ def test_other_files_of_the_webhook_show_the_write_at_once(api, mount):
         return json.loads(doc_bytes)["enabled"] is v and \
             [h for h in json.loads(coll_bytes) if h["id"] == W][0]["enabled"] is v
 
-    def late():
-        return json.loads(ctl(m, "stats.json"))["settle"]["late"]
+    def late():   # writes that stopped waiting: at the bound, or behind a raced store
+        st = json.loads(ctl(m, "stats.json"))["settle"]
+        return st["late"] + st["blocked"]
 
     stale, excused = [], 0
     for i in range(200):
@@ -287,7 +288,8 @@ def test_other_files_of_the_webhook_show_the_write_at_once(api, mount):
     # Each write waited for the drops; at most a few ran into the bound (a loaded machine:
     # the notifier thread not scheduled for 0.1 s), and on a quiet one none.
     st = json.loads(ctl(m, "stats.json"))["settle"]
-    assert st["writes"] == 200 and st["late"] <= 5 and excused <= st["late"], (st, excused)
+    assert st["writes"] == 200 and st["late"] <= 5 and excused <= st["late"] + st["blocked"], \
+        (st, excused)
     assert api.count("PATCH") == 200
     assert api.count("GET", LIST_WEBHOOKS) == 1
 
