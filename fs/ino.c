@@ -370,7 +370,13 @@ void rtk_ino_inval_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_
 
 	if (!hk->inval_inode)
 		return;
-	inval_object_but(hk, dir, index, true);
+	/*
+	 * No other write of the object under way (until_ns): no WRITE holds a page of its other
+	 * files (webhook.json and the fields are all writable), so their invalidations go on the
+	 * queue settle waits for. Sent on inval_written's own queue, they may land after write()
+	 * returns: 1 read in ~200 right after write() showed webhook.json's old bytes.
+	 */
+	inval_object_but(hk, dir, index, !(hk->settle && until_ns));
 	if (hk->settle && until_ns)
 		hk->settle(hk->ctx, until_ns);
 	(hk->inval_written ? hk->inval_written : hk->inval_inode)(hk->ctx, written);

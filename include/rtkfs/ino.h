@@ -64,6 +64,13 @@ struct rtk_ids {
 
 struct rtk_ino_store {
 	uint64_t seq; /* the count of local writes (hooks' write_seq) before it was made */
+	/*
+	 * May wait to be sent by the session loop's reader between requests, costing no thread
+	 * wake-up: a file a LOOKUP handed out (a READ of it, if first, is answered as always).
+	 * Else the notifier's thread is woken at once: a directory's files, that a walker like
+	 * grep -r reads next (and the reader would wait for the page of a READ it must answer).
+	 */
+	bool lazy;
 	/* On the notifier, just before sending: are these still the bytes a READ returns? */
 	bool (*current)(const struct rtk_ino_store *s);
 	/* Sent or dropped: let go of what keeps the bytes alive (frees s). */
@@ -176,6 +183,8 @@ void rtk_ino_inval_object(const struct rtk_ino_hooks *hk, const struct rtk_ino_n
  * answered): drop the kernel's caches of the object's other files and document and wait
  * (settle, until until_ns at most; 0: no wait) for that to be done, so that a reader right
  * after write() sees the answer; the written file's own invalidation goes to inval_written.
+ * until_ns 0 means another write of the object is under way: its other writable files (its
+ * WRITE may hold their pages) go to inval_written too, so that nothing waits for them.
  */
 void rtk_ino_inval_written(const struct rtk_ino_hooks *hk, const struct rtk_ino_node *dir,
 			   unsigned index, uint64_t until_ns);
