@@ -53,7 +53,6 @@ struct rtk_budget {
 struct rtk_budget *rtk_budget_new(unsigned limit, unsigned window_s, struct rtk_clock clock)
 {
 	struct rtk_budget *b;
-	pthread_condattr_t ca;
 
 	if (!limit || !window_s)
 		return NULL;
@@ -63,13 +62,10 @@ struct rtk_budget *rtk_budget_new(unsigned limit, unsigned window_s, struct rtk_
 	b->ring = calloc(limit, sizeof(*b->ring));
 	if (!b->ring)
 		goto free_b;
-	if (pthread_condattr_init(&ca))
+	if (rtk_clock_cond_init(&b->cond))
 		goto free_ring;
-	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&b->cond, &ca))
-		goto destroy_attr;
 	if (pthread_mutex_init(&b->mu, NULL))
 		goto destroy_cond;
-	pthread_condattr_destroy(&ca);
 	b->clock = clock;
 	b->limit = limit;
 	b->window_s = window_s;
@@ -78,8 +74,6 @@ struct rtk_budget *rtk_budget_new(unsigned limit, unsigned window_s, struct rtk_
 
 destroy_cond:
 	pthread_cond_destroy(&b->cond);
-destroy_attr:
-	pthread_condattr_destroy(&ca);
 free_ring:
 	free(b->ring);
 free_b:
@@ -152,15 +146,6 @@ static void take(struct rtk_budget *b, uint64_t now)
 		b->server_left--;
 }
 
-static struct timespec to_timespec(uint64_t ns)
-{
-	struct timespec ts = {
-	    .tv_sec = (time_t)(ns / RTK_NS_PER_SEC),
-	    .tv_nsec = (long)(ns % RTK_NS_PER_SEC),
-	};
-
-	return ts;
-}
 
 /*
  * A unit of the remote window too (see rtk_budget_set_remote), waiting as for our own;
@@ -188,7 +173,7 @@ static int remote_acquire(struct rtk_budget *b, uint64_t deadline_ns, bool nowai
 			b->waited++;
 			pthread_mutex_unlock(&b->mu);
 		}
-		ts = to_timespec(wait);
+		ts = rtk_clock_ts(wait);
 		nanosleep(&ts, NULL);
 	}
 	return 0;
@@ -240,7 +225,7 @@ int rtk_budget_acquire_reserved(struct rtk_budget *b, uint64_t deadline_ns, bool
 		until = real_now + need;
 		if (until > deadline_ns)
 			until = deadline_ns;
-		ts = to_timespec(until);
+		ts = rtk_clock_ts(until);
 		rtk_loop_waiting();
 		/* ETIMEDOUT or a spurious wakeup: either way, look again. */
 		pthread_cond_timedwait(&b->cond, &b->mu, &ts);

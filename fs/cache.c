@@ -244,7 +244,6 @@ static bool may_serve_stale(const struct rtk_cache *c, const struct entry *e, ui
 struct rtk_cache *rtk_cache_new(const struct rtk_cache_config *cfg)
 {
 	struct rtk_cache *c = calloc(1, sizeof(*c));
-	pthread_condattr_t ca;
 
 	if (!c)
 		return NULL;
@@ -255,16 +254,10 @@ struct rtk_cache *rtk_cache_new(const struct rtk_cache_config *cfg)
 		goto free_c;
 	if (pthread_mutex_init(&c->lock, NULL))
 		goto free_buckets;
-	if (pthread_condattr_init(&ca))
+	if (rtk_clock_cond_init(&c->done))
 		goto destroy_lock;
-	/* Deadlines are on CLOCK_MONOTONIC: a cond on another clock would not wait at all. */
-	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&c->done, &ca))
-		goto destroy_attr;
-	pthread_condattr_destroy(&ca);
 	return c;
 
-destroy_attr:
-	pthread_condattr_destroy(&ca);
 destroy_lock:
 	pthread_mutex_destroy(&c->lock);
 free_buckets:
@@ -314,8 +307,7 @@ static int wait_done(struct rtk_cache *c, const struct rtk_cache_wait *w)
 	if (now_ns >= w->deadline_ns)
 		return -ETIMEDOUT;
 	until = now_ns + WAIT_SLICE_NS < w->deadline_ns ? now_ns + WAIT_SLICE_NS : w->deadline_ns;
-	ts.tv_sec = (time_t)(until / RTK_NS_PER_SEC);
-	ts.tv_nsec = (long)(until % RTK_NS_PER_SEC);
+	ts = rtk_clock_ts(until);
 	rtk_loop_waiting();
 	/* Counted while the lock is out of our hands, so a stats reader sees every waiter. */
 	c->waiting++;

@@ -38,8 +38,6 @@ struct rtk_health {
 struct rtk_health *rtk_health_new(const struct rtk_health_config *cfg)
 {
 	struct rtk_health *h = calloc(1, sizeof(*h));
-	pthread_condattr_t ca;
-	int rc;
 
 	if (!h)
 		return NULL;
@@ -48,11 +46,7 @@ struct rtk_health *rtk_health_new(const struct rtk_health_config *cfg)
 	h->probe_query = cfg->probe_query ? strdup(cfg->probe_query) : NULL;
 	if (!h->probe_path || (cfg->probe_query && !h->probe_query))
 		goto free_h;
-	if (pthread_condattr_init(&ca))
-		goto free_h;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&h->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc)
+	if (rtk_clock_cond_init(&h->cond))
 		goto free_h;
 	if (pthread_mutex_init(&h->lock, NULL)) {
 		pthread_cond_destroy(&h->cond);
@@ -220,10 +214,7 @@ static uint64_t next_wait(struct rtk_health *h)
 
 static void wait_until(struct rtk_health *h, uint64_t until)
 {
-	struct timespec ts = {
-		.tv_sec = (time_t)(until / RTK_NS_PER_SEC),
-		.tv_nsec = (long)(until % RTK_NS_PER_SEC),
-	};
+	struct timespec ts = rtk_clock_ts(until);
 
 	pthread_cond_timedwait(&h->cond, &h->lock, &ts);
 }

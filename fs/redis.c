@@ -69,13 +69,6 @@ static struct timeval tv_ms(unsigned ms)
 	return tv;
 }
 
-static struct timespec ts_of(uint64_t ns)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ns / RTK_NS_PER_SEC),
-			      .tv_nsec = (long)(ns % RTK_NS_PER_SEC)};
-
-	return ts;
-}
 
 /* ---- the URL ---- */
 
@@ -253,7 +246,7 @@ fail:
 static int get_conn(struct rtk_redis *s, redisContext **out)
 {
 	uint64_t now = rtk_clock_mono_ns(), until = now + RTK_REDIS_TIMEOUT_MS * RTK_NS_PER_MS;
-	struct timespec ts = ts_of(until);
+	struct timespec ts = rtk_clock_ts(until);
 	char why[160];
 	int err = 0;
 
@@ -374,7 +367,7 @@ void rtk_redis_reply_release(struct rtk_redis_reply *rep)
 /* Sleep ns unless stopped first. */
 static void nap(struct rtk_redis *s, uint64_t ns)
 {
-	struct timespec ts = ts_of(rtk_clock_mono_ns() + ns);
+	struct timespec ts = rtk_clock_ts(rtk_clock_mono_ns() + ns);
 
 	pthread_mutex_lock(&s->mu);
 	if (!atomic_load(&s->stop))
@@ -570,14 +563,7 @@ const char *rtk_redis_url(const struct rtk_redis *s)
 
 static int init_sync(struct rtk_redis *s)
 {
-	pthread_condattr_t ca;
-	int err;
-
-	if (pthread_condattr_init(&ca))
-		return -ENOMEM;
-	err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (err)
+	if (rtk_clock_cond_init(&s->cond))
 		return -ENOMEM;
 	if (pthread_mutex_init(&s->mu, NULL)) {
 		pthread_cond_destroy(&s->cond);
