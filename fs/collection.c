@@ -266,7 +266,7 @@ static void push_release(struct rtk_ino_store *s)
 /* Queue the fields (a mask of enum rtk_field) of object o, listed in h (cached as key), for
  * the files of dir. */
 static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
-			struct rtk_ino_node *dir, const struct rtk_obj *o, uint32_t fields)
+			struct rtk_ino_node *dir, const struct rtk_obj *o, uint32_t fields, bool lazy)
 {
 	const struct rtk_ino_hooks *hk = &c->cfg.hooks;
 	size_t klen = strlen(key), len;
@@ -309,6 +309,7 @@ static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
 		return;
 	}
 	p->s.seq = seq;
+	p->s.lazy = lazy;
 	p->s.current = push_current;
 	p->s.release = push_release;
 	p->c = c;
@@ -319,7 +320,7 @@ static void push_object(struct rtk_coll *c, const char *key, struct rtk_held *h,
 }
 
 void rtk_coll_push_object(struct rtk_coll *c, struct rtk_ino_node *dir, enum rtk_kind k,
-			  uint32_t fields)
+			  uint32_t fields, bool lazy)
 {
 	char key[RTK_COLL_KEY_MAX];
 	const struct rtk_obj *o;
@@ -334,7 +335,7 @@ void rtk_coll_push_object(struct rtk_coll *c, struct rtk_ino_node *dir, enum rtk
 		return;
 	o = rtk_listing_find(h->l, id, strlen(id));
 	if (o)
-		push_object(c, key, h, dir, o, fields);
+		push_object(c, key, h, dir, o, fields, lazy);
 	rtk_held_unref(h);
 }
 

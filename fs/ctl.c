@@ -253,9 +253,10 @@ static void put_kernel_json(struct rtk_buf *b, int *err, const struct rtk_ctl_ke
 	put(b, err,
 	    "},\n  \"push\": {\"queued\": %" PRIu64 ", \"sent\": %" PRIu64 ", \"stale\": %" PRIu64
 	    ", \"full\": %" PRIu64 ", \"missed\": %" PRIu64 ", \"retried\": %" PRIu64
-	    ", \"cancelled\": %" PRIu64 ", \"raced\": %" PRIu64 ", \"pending_bytes\": %zu}",
+	    ", \"cancelled\": %" PRIu64 ", \"raced\": %" PRIu64 ", \"helped\": %" PRIu64
+	    ", \"pending_bytes\": %zu}",
 	    k->queued, k->sent, k->stale, k->full, k->missed, k->retried, k->cancelled, k->raced,
-	    k->pending_bytes);
+	    k->helped, k->pending_bytes);
 	put(b, err,
 	    ",\n  \"settle\": {\"writes\": %" PRIu64 ", \"late\": %" PRIu64
 	    ", \"blocked\": %" PRIu64 "}",

@@ -306,8 +306,10 @@ static int serve(struct daemon *d, struct fuse_args *args)
 		struct rtk_session_config sc = {
 		    .max_threads = d->cl.max_threads ? d->cl.max_threads : 32,
 		    .spin_ns = (uint64_t)d->o.spin * 1000u,
-		    .busy = rtk_vfs_storing,
-		    .busy_ctx = d->vfs,
+		    .busy = rtk_vfs_notifier_busy,
+		    .help = rtk_vfs_help,
+		    .set_helper = rtk_vfs_set_helper,
+		    .ctx = d->vfs,
 		};
 
 		rc = rtk_session_loop(se, &sc);

@@ -32,8 +32,9 @@ struct notice {
 	struct rtk_workq_item item;  /* first: a notice is its item */
 	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
 	uint64_t mark;		     /* not 0: a marker, settled when the notifier reaches it */
-	/* inode to invalidate, or the parent of name; a store: its retry's due time */
-	uint64_t ino;
+	uint64_t ino;		     /* inode to invalidate, or the parent of name */
+	uint64_t due;		     /* a store: when it may be sent by a helper (a retry: at all) */
+	bool retry;		     /* a store: a second try of files the kernel had no inode for */
 	char name[]; /* "": invalidate ino; else the entry name in ino */
 };
 
@@ -42,7 +43,7 @@ struct rtk_notifier {
 	struct rtk_workq *notifier; /* one thread: the sender of kernel notifications */
 	struct rtk_workq *own;	    /* one thread: invalidations of files being written */
 	struct fuse_session *se;
-	atomic_uint_fast64_t queued, sent, stale, full, missed, retried, cancelled, raced;
+	atomic_uint_fast64_t queued, sent, stale, full, missed, retried, cancelled, raced, helped;
 	atomic_uint_fast64_t settled, settle_late, settle_blocked;
 	atomic_size_t pending;	     /* bytes of the stores queued */
 	atomic_size_t pending_files; /* files of the stores queued */
@@ -73,6 +74,14 @@ struct rtk_notifier {
  * way into the kernel) are tried once more, this long after.
  */
 #define STORE_RETRY_NS 300000
+/*
+ * A store queued this long ago may be sent by a helper (the session loop's reader, between
+ * requests): by then the caller of the LOOKUP or READDIRPLUS that handed its files out has
+ * most likely made their inodes. The notifier thread sends at once.
+ */
+#define STORE_HELP_NS 50000
+/* Jobs queued while a helper is present before the notifier thread is woken anyway. */
+#define HELP_WAKE_PAST 8
 
 static void sleep_until(uint64_t due_ns)
 {
@@ -96,7 +105,7 @@ static bool queue_store(struct rtk_notifier *nf, struct notice *n)
 		return false;
 	}
 	atomic_fetch_add(&nf->pending_files, n->store->n);
-	if (rtk_workq_push(nf->notifier, &n->item) != 0) {
+	if ((n->store->lazy ? rtk_workq_push_lazy : rtk_workq_push)(nf->notifier, &n->item) != 0) {
 		atomic_fetch_sub(&nf->pending_files, n->store->n);
 		atomic_fetch_sub(&nf->pending, bytes);
 		return false;
@@ -181,8 +190,8 @@ static bool send_store(struct rtk_notifier *nf, struct notice *n)
 	uint32_t retry = 0; /* files[i] the kernel had no inode for (RTK_INO_STORE_FILES <= 32) */
 	int err;
 
-	if (n->ino) /* a retry: ino is when it is due */
-		sleep_until(n->ino);
+	if (n->retry)
+		sleep_until(n->due);
 	/* Claim, then check: a READ answered from a newer listing after the claim is answered
 	 * with these bytes; one answered before it means the check fails. */
 	if (!claim(nf, s)) {
@@ -199,7 +208,7 @@ static bool send_store(struct rtk_notifier *nf, struct notice *n)
 
 		bv.buf[0].mem = (void *)(uintptr_t)s->files[i].p;
 		err = fuse_lowlevel_notify_store(nf->se, s->files[i].ino, 0, &bv, 0);
-		if (err == -ENOENT && !n->ino) {
+		if (err == -ENOENT && !n->retry) {
 			retry |= 1u << i;
 			atomic_fetch_add(&nf->retried, 1);
 		} else {
@@ -223,7 +232,8 @@ static bool send_store(struct rtk_notifier *nf, struct notice *n)
 		s->n = left;
 		for (s->bytes = 0, i = 0; i < left; i++)
 			s->bytes += s->files[i].len;
-		n->ino = rtk_clock_mono_ns() + STORE_RETRY_NS;
+		n->retry = true;
+		n->due = rtk_clock_mono_ns() + STORE_RETRY_NS;
 		again = queue_store(nf, n);
 		if (!again)
 			atomic_fetch_add(&nf->missed, left);
@@ -289,6 +299,8 @@ static void enqueue(struct rtk_notifier *nf, uint64_t ino, const char *name)
 		return; /* the kernel will age it out by the TTL */
 	n->store = NULL;
 	n->mark = 0;
+	n->due = 0;
+	n->retry = false;
 	n->ino = ino;
 	memcpy(n->name, name ? name : "", len + 1);
 	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
@@ -311,6 +323,8 @@ static void hook_inval_written(void *ctx, uint64_t ino)
 		return;
 	n->store = NULL;
 	n->mark = 0;
+	n->due = 0;
+	n->retry = false;
 	n->ino = ino;
 	n->name[0] = 0;
 	if (rtk_workq_push(nf->own, &n->item) != 0)
@@ -342,10 +356,7 @@ static void hook_settle(void *ctx, uint64_t until_ns)
 {
 	struct rtk_notifier *nf = ctx;
 	struct notice *n = calloc(1, sizeof(*n) + 1);
-	struct timespec ts = {
-	    .tv_sec = (time_t)(until_ns / RTK_NS_PER_SEC),
-	    .tv_nsec = (long)(until_ns % RTK_NS_PER_SEC),
-	};
+	struct timespec ts = rtk_clock_ts(until_ns);
 	uint64_t mark;
 
 	if (!n)
@@ -388,7 +399,9 @@ static void hook_store(void *ctx, struct rtk_ino_store *s)
 	if (n) {
 		n->store = s;
 		n->mark = 0;
-		n->ino = 0; /* a first try */
+		n->ino = 0;
+		n->due = rtk_clock_mono_ns() + STORE_HELP_NS;
+		n->retry = false;
 		n->name[0] = 0;
 		if (queue_store(nf, n)) {
 			atomic_fetch_add(&nf->queued, 1);
@@ -430,9 +443,40 @@ int rtk_notifier_read_claimed(struct rtk_notifier *nf, uint64_t ino, uint64_t of
 	return err;
 }
 
-bool rtk_notifier_storing(const struct rtk_notifier *nf)
+/*
+ * What a helper may send: markers, and lazy stores once due. The rest stays with the notifier
+ * thread: invalidations may wait in the kernel for a request to be answered (a READ's page,
+ * a LOOKUP's directory), as may a directory's store (grep -r reads its files at once), and
+ * the helper is the thread that reads requests.
+ */
+static enum rtk_workq_ready helpable(void *ctx, const struct rtk_workq_item *item)
 {
-	return atomic_load_explicit(&nf->pending_files, memory_order_relaxed) > 1;
+	const struct notice *n = (const struct notice *)item;
+	struct rtk_notifier *nf = ctx;
+
+	if (n->mark)
+		return RTK_WORKQ_RUN;
+	if (!n->store || !n->store->lazy)
+		return RTK_WORKQ_WORKER;
+	if (rtk_clock_mono_ns() < n->due)
+		return RTK_WORKQ_LATER;
+	atomic_fetch_add(&nf->helped, n->store->n);
+	return RTK_WORKQ_RUN;
+}
+
+int rtk_notifier_help(struct rtk_notifier *nf)
+{
+	return rtk_workq_help(nf->notifier, helpable);
+}
+
+void rtk_notifier_set_helper(struct rtk_notifier *nf, bool present)
+{
+	rtk_workq_set_helper(nf->notifier, present, HELP_WAKE_PAST);
+}
+
+bool rtk_notifier_busy(struct rtk_notifier *nf)
+{
+	return rtk_workq_busy(nf->notifier);
 }
 
 void rtk_notifier_stats(struct rtk_notifier *nf, struct rtk_ctl_kernel *out)
@@ -445,6 +489,7 @@ void rtk_notifier_stats(struct rtk_notifier *nf, struct rtk_ctl_kernel *out)
 	out->retried = atomic_load(&nf->retried);
 	out->cancelled = atomic_load(&nf->cancelled);
 	out->raced = atomic_load(&nf->raced);
+	out->helped = atomic_load(&nf->helped);
 	out->pending_bytes = atomic_load(&nf->pending);
 	out->settled = atomic_load(&nf->settled) + atomic_load(&nf->settle_late) +
 		       atomic_load(&nf->settle_blocked);
@@ -491,9 +536,6 @@ struct rtk_notifier *rtk_notifier_new(bool push)
 	    .drop = drop_notice,
 	    .ctx = nf,
 	};
-	pthread_condattr_t ca;
-	int err;
-
 	if (!nf)
 		return NULL;
 	nf->push = push;
@@ -501,12 +543,7 @@ struct rtk_notifier *rtk_notifier_new(bool push)
 		goto free_v;
 	if (pthread_mutex_init(&nf->mark_lock, NULL))
 		goto destroy_claim;
-	if (pthread_condattr_init(&ca))
-		goto destroy_mark;
-	err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
-	      pthread_cond_init(&nf->mark_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (err)
+	if (rtk_clock_cond_init(&nf->mark_cond))
 		goto destroy_mark;
 	nf->notifier = rtk_workq_new(&qc);
 	if (!nf->notifier)

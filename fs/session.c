@@ -9,6 +9,11 @@
  * nobody: the caller pays one wake-up (by the reply) instead of two. Where waking a thread on
  * another CPU is dear (this machine's VM: ~10 us), a LOOKUP costs a fifth less.
  *
+ * While it looks, the reader also helps (cfg->help): it sends the notifier's pushes of files
+ * just looked up, between requests, so that queueing one wakes no thread either (a futex wake
+ * of the notifier cost a LOOKUP ~10 us). It says when it is not there to (set_helper: asleep
+ * in poll(), or handing over), and the notifier's thread takes over.
+ *
  * The reader hands the reading over to a parked worker (or a new one, up to max_threads)
  * when it is about to wait (rtk_loop_waiting: the network, another thread's fetch, the
  * budget, the notifier) or, found by the watchdog, when it has been on one request for
@@ -61,7 +66,10 @@ struct session {
 	uint64_t spin_ns;
 	unsigned max_threads;
 	bool (*busy)(void *ctx);
-	void *busy_ctx;
+	int (*help)(void *ctx);
+	void (*set_helper)(void *ctx, bool present);
+	void *ctx;
+	bool helping; /* the reader is there to help (set_helper(true) was the last said) */
 	bool announce; /* workers hand the reading over before they wait (else: the watchdog) */
 	pthread_mutex_t lock;
 	pthread_cond_t park; /* workers without the reading */
@@ -101,10 +109,20 @@ static bool spawn_locked(struct session *s)
 	return true;
 }
 
+/* Say whether a reader is there to help (lock held). */
+static void set_helper_locked(struct session *s, bool present)
+{
+	if (s->set_helper && s->helping != present) {
+		s->helping = present;
+		s->set_helper(s->ctx, present);
+	}
+}
+
 /* The reader gives the reading up (lock held): a parked worker, or a new one, takes it. */
 static void hand_off_locked(struct session *s, bool by_watchdog)
 {
 	rtk_loop_count_handoff(by_watchdog);
+	set_helper_locked(s, false);
 	s->reader = NULL;
 	atomic_store(&s->busy_since, 0);
 	if (s->nparked)
@@ -131,6 +149,7 @@ static void exit_locked(struct session *s)
 	uint64_t one = 1;
 
 	s->exiting = true;
+	set_helper_locked(s, false);
 	pthread_cond_broadcast(&s->park);
 	pthread_cond_signal(&s->dog);
 	if (write(s->efd, &one, sizeof(one)) < 0) {
@@ -154,8 +173,45 @@ static void wake_dog(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* The next request into w->buf: its size, 0 at the end, or -errno. Looks, then sleeps. */
-static int receive(struct session *s, struct worker *w)
+/*
+ * Help once (s->help) between requests: 1 did some work, 0 none, -EAGAIN some soon. The
+ * watchdog hands the reading over if it takes HANDOFF_NS (it may wait in the kernel for a
+ * request to be answered); then *lost.
+ */
+static int help(struct session *s, bool *lost)
+{
+	uint64_t mine = rtk_clock_mono_ns();
+	int res;
+
+	atomic_store(&s->busy_since, mine);
+	atomic_store(&s->last_ns, mine); /* the watchdog is awake: see wake_dog */
+	if (atomic_load(&s->dog_asleep)) {
+		pthread_mutex_lock(&s->lock);
+		pthread_cond_signal(&s->dog);
+		pthread_mutex_unlock(&s->lock);
+	}
+	res = s->help(s->ctx);
+	/* The watchdog's hand_off_locked set it to 0 (and a new reader, maybe, to its own). */
+	*lost = !atomic_compare_exchange_strong(&s->busy_since, &mine, 0);
+	return res;
+}
+
+/* Before the reader sleeps in poll() / after: it is not there to help meanwhile. */
+static void sleeping(struct session *s, struct worker *w, bool asleep)
+{
+	if (!s->set_helper)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->reader == w)
+		set_helper_locked(s, !asleep);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * The next request into w->buf: its size, 0 at the end, or -errno. Looks (helping), then
+ * sleeps. *lost: the watchdog took the reading away while this helped (returns -EAGAIN).
+ */
+static int receive(struct session *s, struct worker *w, bool *lost)
 {
 	struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->efd, .events = POLLIN}};
 	uint64_t until = rtk_clock_mono_ns() + s->spin_ns;
@@ -169,12 +225,24 @@ static int receive(struct session *s, struct worker *w)
 			return 0; /* unmounted (libfuse ended the session), or told to end */
 		if (res != -EAGAIN && res != -EINTR && res != -ENOENT)
 			return res;
-		if (rtk_clock_mono_ns() < until && !(s->busy && s->busy(s->busy_ctx))) {
-			sched_yield(); /* the notifier, a fetch: let them have this CPU first */
-			continue;      /* look again */
+		if (rtk_clock_mono_ns() < until) {
+			if (s->help && help(s, lost) > 0) {
+				if (*lost)
+					return -EAGAIN;
+				continue; /* look again at once */
+			}
+			if (*lost)
+				return -EAGAIN;
+			if (!(s->busy && s->busy(s->ctx))) {
+				sched_yield(); /* the notifier, a fetch: let them have this CPU */
+				continue;      /* look again */
+			}
 		}
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			return -errno;
+		sleeping(s, w, true);
+		res = poll(p, 2, -1) < 0 && errno != EINTR ? -errno : 0;
+		sleeping(s, w, false);
+		if (res)
+			return res;
 		if (p[1].revents)
 			return 0;
 		until = rtk_clock_mono_ns() + s->spin_ns;
@@ -185,6 +253,7 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	struct session *s = w->s;
+	bool lost;
 	int res;
 
 	if (s->announce)
@@ -198,8 +267,14 @@ static void *work(void *arg)
 			continue;
 		}
 		s->reader = w;
+		set_helper_locked(s, true);
 		pthread_mutex_unlock(&s->lock);
-		res = receive(s, w);
+		lost = false;
+		res = receive(s, w, &lost);
+		if (lost) {
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
 		if (res <= 0) {
 			pthread_mutex_lock(&s->lock);
 			if (res < 0 && !s->error)
@@ -247,28 +322,11 @@ static void *watch(void *arg)
 			atomic_store(&s->dog_asleep, false);
 			continue;
 		}
-		now += HANDOFF_NS;
-		ts.tv_sec = (time_t)(now / RTK_NS_PER_SEC);
-		ts.tv_nsec = (long)(now % RTK_NS_PER_SEC);
+		ts = rtk_clock_ts(now + HANDOFF_NS);
 		pthread_cond_timedwait(&s->dog, &s->lock, &ts);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
-}
-
-/* The watchdog's condition variable, on CLOCK_MONOTONIC. 0 or an errno. */
-static int dog_cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t ca;
-	int err = pthread_condattr_init(&ca);
-
-	if (err)
-		return err;
-	err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (!err)
-		err = pthread_cond_init(c, &ca);
-	pthread_condattr_destroy(&ca);
-	return err;
 }
 
 int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *cfg)
@@ -278,7 +336,9 @@ int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *c
 	    .fd = fuse_session_fd(se),
 	    .spin_ns = cfg->spin_ns,
 	    .busy = cfg->busy,
-	    .busy_ctx = cfg->busy_ctx,
+	    .help = cfg->help,
+	    .set_helper = cfg->set_helper,
+	    .ctx = cfg->ctx,
 	    .max_threads = cfg->max_threads ? cfg->max_threads : 1,
 	    .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .park = PTHREAD_COND_INITIALIZER,
@@ -295,7 +355,7 @@ int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *c
 	atomic_init(&s.busy_since, 0);
 	atomic_init(&s.last_ns, rtk_clock_mono_ns());
 	atomic_init(&s.dog_asleep, false);
-	if (dog_cond_init(&s.dog))
+	if (rtk_clock_cond_init(&s.dog))
 		return -ENOMEM;
 	s.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s.workers = calloc(s.max_threads, sizeof(*s.workers));

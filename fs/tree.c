@@ -515,7 +515,7 @@ void rtk_tree_push_dir(struct rtk_tree *t, uint64_t ino)
 	struct rtk_ino_node *n = rtk_ino_node_of(t->ino, ino);
 
 	if (n && is_object(n))
-		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), UINT32_MAX);
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), UINT32_MAX, false);
 }
 
 void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino)
@@ -525,7 +525,7 @@ void rtk_tree_push_file(struct rtk_tree *t, uint64_t ino)
 							    : NULL;
 
 	if (n && is_object(n) && index < RTK_F__N)
-		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), 1u << index);
+		rtk_coll_push_object(t->coll, n, obj_kind_of(n->kind), 1u << index, true);
 }
 
 /* ---- read ---- */

@@ -47,9 +47,19 @@ static void tally(struct rtk_vfs *v, enum rtk_ctl_kop op)
 	atomic_fetch_add_explicit(&v->ops[op], 1, memory_order_relaxed);
 }
 
-bool rtk_vfs_storing(void *ctx)
+int rtk_vfs_help(void *ctx)
 {
-	return rtk_notifier_storing(((struct rtk_vfs *)ctx)->notifier);
+	return rtk_notifier_help(((struct rtk_vfs *)ctx)->notifier);
+}
+
+void rtk_vfs_set_helper(void *ctx, bool present)
+{
+	rtk_notifier_set_helper(((struct rtk_vfs *)ctx)->notifier, present);
+}
+
+bool rtk_vfs_notifier_busy(void *ctx)
+{
+	return rtk_notifier_busy(((struct rtk_vfs *)ctx)->notifier);
 }
 
 void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out)
@@ -76,9 +86,10 @@ void rtk_vfs_stop_notifier(struct rtk_vfs *v)
 /* A WRITE or truncate of file ino: its pages are the kernel's; no push lands over them. */
 static void note_write(struct rtk_vfs *v, uint64_t ino)
 {
+	if (!v->cfg.push)
+		return;
 	rtk_tree_note_paged(v->tree, ino);
-	if (v->cfg.push)
-		rtk_notifier_note_write(v->notifier, ino);
+	rtk_notifier_note_write(v->notifier, ino);
 }
 
 /* ---- requests ---- */
@@ -328,7 +339,8 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int err;
 
 	tally(v, RTK_KOP_READ);
-	rtk_tree_note_paged(v->tree, ino); /* its pages: no push goes there now */
+	if (v->cfg.push)
+		rtk_tree_note_paged(v->tree, ino); /* its pages: no push goes there now */
 	err = rtk_tree_read(v->tree, ino, (uint64_t)off, size, &op, &data);
 	if (!err && v->cfg.push)
 		err = rtk_notifier_read_claimed(v->notifier, ino, (uint64_t)off, size, &data);

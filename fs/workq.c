@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "rtkfs/workq.h"
@@ -16,6 +17,10 @@ struct rtk_workq {
 	struct rtk_workq_item *head, *tail;
 	size_t queued;
 	bool running, stopping;
+	unsigned active;  /* jobs being run, by workers or a helper */
+	atomic_uint busy; /* of them, by workers (read without the lock) */
+	bool helper;	  /* a helper is present: a push wakes a worker only past wake_past */
+	size_t wake_past;
 	pthread_t *threads;
 	unsigned nthreads;
 };
@@ -48,6 +53,20 @@ free_q:
 	return NULL;
 }
 
+/* The first job, taken to be run (lock held, one queued). */
+static struct rtk_workq_item *take_locked(struct rtk_workq *q)
+{
+	struct rtk_workq_item *job = q->head;
+
+	q->head = job->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->queued--;
+	q->active++;
+	job->next = NULL;
+	return job;
+}
+
 static void *worker(void *arg)
 {
 	struct rtk_workq *q = arg;
@@ -55,19 +74,18 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (!q->head && !q->stopping)
+		/* One worker: never while a helper runs a job (the order is the queue's). */
+		while ((!q->head || (q->cfg.threads == 1 && q->active)) && !q->stopping)
 			pthread_cond_wait(&q->more, &q->lock);
 		if (q->stopping)
 			break;
-		job = q->head;
-		q->head = job->next;
-		if (!q->head)
-			q->tail = NULL;
-		q->queued--;
+		job = take_locked(q);
+		q->busy++;
 		pthread_mutex_unlock(&q->lock);
-		job->next = NULL;
 		q->cfg.run(q->cfg.ctx, job);
 		pthread_mutex_lock(&q->lock);
+		q->busy--;
+		q->active--;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
@@ -89,7 +107,7 @@ int rtk_workq_start(struct rtk_workq *q)
 	return 0;
 }
 
-int rtk_workq_push(struct rtk_workq *q, struct rtk_workq_item *job)
+static int push(struct rtk_workq *q, struct rtk_workq_item *job, bool lazy)
 {
 	int err = 0;
 
@@ -104,10 +122,69 @@ int rtk_workq_push(struct rtk_workq *q, struct rtk_workq_item *job)
 			q->head = job;
 		q->tail = job;
 		q->queued++;
-		pthread_cond_signal(&q->more);
+		if (!lazy || !q->helper || q->queued > q->wake_past)
+			pthread_cond_signal(&q->more);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return err;
+}
+
+void rtk_workq_set_helper(struct rtk_workq *q, bool present, size_t wake_past)
+{
+	pthread_mutex_lock(&q->lock);
+	q->helper = present && q->cfg.threads == 1;
+	q->wake_past = wake_past;
+	if (!q->helper && q->head)
+		pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int rtk_workq_help(struct rtk_workq *q,
+		   enum rtk_workq_ready (*ready)(void *ctx, const struct rtk_workq_item *job))
+{
+	struct rtk_workq_item *job = NULL;
+	int res = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->cfg.threads == 1 && q->running && !q->stopping && q->head && !q->active) {
+		switch (ready(q->cfg.ctx, q->head)) {
+		case RTK_WORKQ_RUN:
+			job = take_locked(q);
+			break;
+		case RTK_WORKQ_LATER:
+			res = -EAGAIN;
+			break;
+		case RTK_WORKQ_WORKER:
+			pthread_cond_signal(&q->more);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (!job)
+		return res;
+	q->cfg.run(q->cfg.ctx, job);
+	pthread_mutex_lock(&q->lock);
+	q->active--;
+	/* Jobs queued past wake_past while this one ran, or the helper left meanwhile. */
+	if (q->head && (!q->helper || q->queued > q->wake_past))
+		pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->lock);
+	return 1;
+}
+
+bool rtk_workq_busy(struct rtk_workq *q)
+{
+	return atomic_load_explicit(&q->busy, memory_order_relaxed) > 0;
+}
+
+int rtk_workq_push(struct rtk_workq *q, struct rtk_workq_item *job)
+{
+	return push(q, job, false);
+}
+
+int rtk_workq_push_lazy(struct rtk_workq *q, struct rtk_workq_item *job)
+{
+	return push(q, job, true);
 }
 
 size_t rtk_workq_pending(struct rtk_workq *q)

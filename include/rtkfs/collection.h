@@ -111,9 +111,10 @@ bool rtk_coll_lists(struct rtk_coll *c, enum rtk_kind k, const struct rtk_ids *i
  * enum rtk_field) into the kernel's page cache (the hooks' store), if its listing is cached
  * and fresh: no fetch, no wait. Only files of one page at most that the kernel holds no page
  * of (rtk_ino_mark_paged); a refresh that changes an object only invalidates its files.
+ * lazy: the store may wait to be sent between requests (struct rtk_ino_store.lazy).
  */
 void rtk_coll_push_object(struct rtk_coll *c, struct rtk_ino_node *dir, enum rtk_kind k,
-			  uint32_t fields);
+			  uint32_t fields, bool lazy);
 
 /* Drop a listing so that it is fetched again before anything of it is shown. */
 void rtk_coll_forget(struct rtk_coll *c, const char *key);

@@ -45,7 +45,7 @@ struct rtk_ctl_kernel {
 	uint64_t ops[RTK_KOP__N];
 	/* Stores: queued, files sent, dropped as no longer current, dropped for want of room,
 	 * files the kernel held no inode for. */
-	uint64_t queued, sent, stale, full, missed, retried, cancelled, raced;
+	uint64_t queued, sent, stale, full, missed, retried, cancelled, raced, helped;
 	uint64_t handoffs, watchdog; /* the session loop's (loop.h) */
 	size_t pending_bytes;
 	/* Writes that waited for the other files of their webhook to be dropped; of them, those

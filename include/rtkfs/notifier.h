@@ -47,8 +47,17 @@ void rtk_notifier_note_write(struct rtk_notifier *n, uint64_t ino);
 int rtk_notifier_read_claimed(struct rtk_notifier *n, uint64_t ino, uint64_t off, size_t size,
 			      struct rtk_tree_data *data);
 
-/* More than one file queued to push? */
-bool rtk_notifier_storing(const struct rtk_notifier *n);
+/*
+ * Helping (workq.h): the session loop's reader sends stores between requests, so a LOOKUP
+ * that queues one wakes no thread. rtk_notifier_help sends what is due: 1 sent one, 0
+ * nothing for a helper, -EAGAIN not yet. While a helper is present (set_helper), the
+ * notifier thread is woken only for invalidations or a backlog.
+ */
+int rtk_notifier_help(struct rtk_notifier *n);
+void rtk_notifier_set_helper(struct rtk_notifier *n, bool present);
+
+/* Is the notifier thread sending? */
+bool rtk_notifier_busy(struct rtk_notifier *n);
 
 /* The "push" and "settle" counters of stats.json into out. */
 void rtk_notifier_stats(struct rtk_notifier *n, struct rtk_ctl_kernel *out);

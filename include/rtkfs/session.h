@@ -6,6 +6,7 @@
 #ifndef RTKFS_SESSION_H
 #define RTKFS_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct fuse_session;
@@ -16,7 +17,12 @@ struct rtk_session_config {
 	/* If set and true, the reader sleeps at once instead of looking (another thread of the
 	 * daemon has work for the CPU). */
 	bool (*busy)(void *ctx);
-	void *busy_ctx;
+	/* If set: work the reader does between requests while it looks (1 did some, 0 none,
+	 * -EAGAIN some soon), and whether a reader is there to do it (set_helper: false before
+	 * it sleeps or hands the reading over, true again after). */
+	int (*help)(void *ctx);
+	void (*set_helper)(void *ctx, bool present);
+	void *ctx;
 };
 
 /*

@@ -37,12 +37,13 @@ struct rtk_ino_hooks rtk_vfs_hooks(struct rtk_vfs *v);
 void rtk_vfs_kernel_stats(void *ctx, struct rtk_ctl_kernel *out);
 
 /*
- * Has the notifier more than one file to push (ctx: the vfs)? The session loop's reader does
- * not keep looking for requests then: the CPU it would take is the one the notifier needs to
- * land a directory's files before a reader (grep -r) asks for them. (One file, a LOOKUP's,
- * may wait: read at once it costs one READ, as without pushes.)
+ * For the session loop's reader (ctx: the vfs; notifier.h): send a push that is due between
+ * requests (1 sent, 0 none, -EAGAIN not yet); say whether it is there to (present); is the
+ * notifier's own thread sending? (then the reader sleeps rather than take the CPU it needs).
  */
-bool rtk_vfs_storing(void *ctx);
+int rtk_vfs_help(void *ctx);
+void rtk_vfs_set_helper(void *ctx, bool present);
+bool rtk_vfs_notifier_busy(void *ctx);
 
 /* The tree to serve (set once, before the session starts). */
 void rtk_vfs_set_tree(struct rtk_vfs *v, struct rtk_tree *t);

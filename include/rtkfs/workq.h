@@ -40,8 +40,39 @@ int rtk_workq_start(struct rtk_workq *q);
  * caller's). Never blocks on a worker. */
 int rtk_workq_push(struct rtk_workq *q, struct rtk_workq_item *job);
 
+/* The same for a job that may wait for a helper (see below): while one is present, it wakes
+ * the worker only when more than wake_past jobs are queued. */
+int rtk_workq_push_lazy(struct rtk_workq *q, struct rtk_workq_item *job);
+
 /* Jobs queued and not yet taken by a worker. */
 size_t rtk_workq_pending(struct rtk_workq *q);
+
+/*
+ * Helping (a queue of one worker only). Another thread may run the queue's jobs in the
+ * worker's place, one at a time and in order, never while the worker runs one: the session
+ * loop's reader does, between requests, so that a job costs no thread wake-up.
+ *
+ * A helper present takes the lazy pushes (rtk_workq_push_lazy); its leaving wakes the worker
+ * for the jobs left.
+ */
+enum rtk_workq_ready {
+	RTK_WORKQ_RUN,	  /* the helper may run the job now */
+	RTK_WORKQ_LATER,  /* not yet: ask again */
+	RTK_WORKQ_WORKER, /* only the worker runs it: wake it */
+};
+
+void rtk_workq_set_helper(struct rtk_workq *q, bool present, size_t wake_past);
+
+/*
+ * Run the first job queued on the calling thread, if the worker is not running one and
+ * ready(ctx, job) says RTK_WORKQ_RUN. 1: ran one; 0: nothing to run here (none queued, the
+ * worker runs one, or only the worker may run the first); -EAGAIN: the first is not ready.
+ */
+int rtk_workq_help(struct rtk_workq *q,
+		   enum rtk_workq_ready (*ready)(void *ctx, const struct rtk_workq_item *job));
+
+/* Is the worker running a job? */
+bool rtk_workq_busy(struct rtk_workq *q);
 
 /* Stop: the workers finish the job in hand, then exit; queued jobs are dropped. Idempotent. */
 void rtk_workq_stop(struct rtk_workq *q);

@@ -9,6 +9,7 @@ of, and never lands over a local write.
 """
 import json
 import os
+import subprocess
 import threading
 import time
 
@@ -74,6 +75,26 @@ def test_cold_cat_after_a_lookup_reaches_the_daemon_as_no_read(api, mount):
     wait_pushed(m)
     assert reads_of(m, f.read_bytes) == 0
     assert f.read_bytes() == render(hook["events"]).encode()
+
+
+@pytest.mark.parametrize("spin", [None, 0], ids=["session-loop", "libfuse-loop"])
+def test_a_glob_of_lookups_is_pushed_by_the_reader_between_requests(api, mount, spin):
+    """The files a shell glob looks up (one LOOKUP each) are pushed: by the session loop's
+    reader between requests (push.helped), or with libfuse's loop by the notifier thread."""
+    m = mount(api, options={"ttl": 30} if spin is None else {"ttl": 30, "spin": spin})
+    glob = "accounts/*/apps/*/webhooks/*/events"
+    names = subprocess.run(["sh", "-c", f"for f in {glob}; do test -e $f && echo $f; done"],
+                           cwd=m.path(), capture_output=True, text=True, check=True).stdout.split()
+    assert len(names) >= 10
+    s = wait_pushed(m)              # queued by each LOOKUP: all of them by now
+    assert s["missed"] == 0 and s["sent"] >= len(names) // 2, s
+    assert (s["helped"] > 0) == (spin is None), s
+    out = {}
+    assert reads_of(m, lambda: out.update({n: (m / n).read_bytes() for n in names})) == 0
+    want = {f"{wdir(a['id'], p['id'])}/{h['id']}/events": render(h["events"]).encode()
+            for a in api.accounts() for p in api.apps(a["id"])
+            for h in api.webhooks(a["id"], p["id"])}
+    assert out == {n: want[n] for n in names}
 
 
 def test_first_read_after_ttl_shows_the_new_bytes(api, mount):

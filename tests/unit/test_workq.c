@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* workq: every job runs once, on the workers; a stopped or full queue refuses; leftovers drop. */
+/* workq: every job runs once, on the workers; a stopped or full queue refuses; leftovers drop;
+ * a helper runs a one-worker queue's jobs in order, never beside the worker. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -140,6 +141,125 @@ static void test_full_and_stop(void)
 	rtk_workq_free(q);
 }
 
+/* ---- helping: another thread runs a one-worker queue's jobs, in order, never with it ---- */
+
+struct order {
+	pthread_t main;
+	pthread_mutex_t mu;
+	int seq[64], n, by_main, by_worker;
+	atomic_int later; /* ready() says LATER for a job of this value */
+	atomic_bool gate; /* the worker's job 100 waits while set */
+	atomic_bool in_job;
+};
+
+static void run_ordered(void *ctx, struct rtk_workq_item *item)
+{
+	struct order *o = ctx;
+	struct job *j = (struct job *)item;
+
+	atomic_store(&o->in_job, true);
+	while (j->value == 100 && atomic_load(&o->gate))
+		sched_yield();
+	pthread_mutex_lock(&o->mu);
+	if (o->n < 64)
+		o->seq[o->n++] = j->value;
+	if (pthread_equal(pthread_self(), o->main))
+		o->by_main++;
+	else
+		o->by_worker++;
+	pthread_mutex_unlock(&o->mu);
+	atomic_store(&o->in_job, false);
+	free(j);
+}
+
+static enum rtk_workq_ready ready(void *ctx, const struct rtk_workq_item *item)
+{
+	struct order *o = ctx;
+	const struct job *j = (const struct job *)item;
+
+	if (j->value >= 1000)
+		return RTK_WORKQ_WORKER;
+	return j->value == atomic_load(&o->later) ? RTK_WORKQ_LATER : RTK_WORKQ_RUN;
+}
+
+static int ran(struct order *o)
+{
+	int n;
+
+	pthread_mutex_lock(&o->mu);
+	n = o->n;
+	pthread_mutex_unlock(&o->mu);
+	return n;
+}
+
+static void test_helper(void)
+{
+	struct order o = {.main = pthread_self(), .mu = PTHREAD_MUTEX_INITIALIZER};
+	struct rtk_workq_config cfg = {.threads = 1, .max_jobs = 100, .run = run_ordered,
+				       .drop = drop, .ctx = &o};
+	struct rtk_workq *q = rtk_workq_new(&cfg);
+	int i;
+
+	atomic_init(&o.later, 0);
+	atomic_init(&o.gate, false);
+	atomic_init(&o.in_job, false);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	CHECK_EQ_INT(rtk_workq_help(q, ready), 0); /* not running */
+	CHECK_EQ_INT(rtk_workq_start(q), 0);
+	rtk_workq_set_helper(q, true, 8);
+	/* Lazy jobs wait for the helper, which runs them here in order. */
+	for (i = 1; i <= 6; i++)
+		CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(i)->item), 0);
+	atomic_store(&o.later, 3);
+	CHECK_EQ_INT(rtk_workq_help(q, ready), 1);
+	CHECK_EQ_INT(rtk_workq_help(q, ready), 1);
+	CHECK_EQ_INT(rtk_workq_help(q, ready), -EAGAIN); /* job 3 is not ready: 4 waits too */
+	CHECK_EQ_INT(rtk_workq_pending(q), 4);
+	atomic_store(&o.later, 0);
+	while (rtk_workq_help(q, ready) == 1)
+		;
+	CHECK_EQ_INT(ran(&o), 6);
+	CHECK_EQ_INT(o.by_main, 6);
+	for (i = 0; i < 6; i++)
+		CHECK_EQ_INT(o.seq[i], i + 1);
+	/* Past wake_past, a lazy push wakes the worker. */
+	for (i = 7; i <= 16; i++)
+		CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(i)->item), 0);
+	while (ran(&o) < 16)
+		sched_yield();
+	CHECK(o.by_worker > 0);
+	/* A plain push wakes the worker at once; a job only the worker may run is left to it. */
+	CHECK_EQ_INT(rtk_workq_push(q, &job(1000)->item), 0);
+	while (ran(&o) < 17)
+		sched_yield();
+	/* The helper never runs a job while the worker runs one (the order is the queue's). */
+	atomic_store(&o.gate, true);
+	CHECK_EQ_INT(rtk_workq_push(q, &job(100)->item), 0);
+	while (!rtk_workq_busy(q))
+		sched_yield();
+	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(101)->item), 0);
+	CHECK_EQ_INT(rtk_workq_help(q, ready), 0);
+	atomic_store(&o.gate, false);
+	while (ran(&o) < 19) /* the worker runs 101 after 100 */
+		sched_yield();
+	CHECK_EQ_INT(o.seq[17], 100);
+	CHECK_EQ_INT(o.seq[18], 101);
+	/* The helper leaves: the worker takes what it left. */
+	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(102)->item), 0);
+	rtk_workq_set_helper(q, false, 8);
+	while (ran(&o) < 20)
+		sched_yield();
+	CHECK_EQ_INT(o.seq[19], 102);
+	/* No helper: a lazy push wakes the worker. */
+	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(103)->item), 0);
+	while (ran(&o) < 21)
+		sched_yield();
+	CHECK_EQ_INT(o.by_main, 6);
+	rtk_workq_free(q);
+}
+
 static void test_bad_config(void)
 {
 	struct rtk_workq_config cfg = {.threads = 0, .max_jobs = 1, .run = run, .drop = drop};
@@ -152,6 +272,7 @@ int main(void)
 {
 	RUN(test_every_job_runs_once);
 	RUN(test_full_and_stop);
+	RUN(test_helper);
 	RUN(test_bad_config);
 	return check_summary();
 }
