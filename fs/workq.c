@@ -19,6 +19,7 @@ struct rtk_workq {
 	bool running, stopping;
 	unsigned active;  /* jobs being run, by workers or a helper */
 	atomic_uint busy; /* of them, by workers (read without the lock) */
+	atomic_bool woken; /* a worker was woken for jobs and has not waited again since */
 	bool helper;	  /* a helper is present: a push wakes a worker only past wake_past */
 	size_t wake_past;
 	pthread_t *threads;
@@ -67,6 +68,13 @@ static struct rtk_workq_item *take_locked(struct rtk_workq *q)
 	return job;
 }
 
+/* Wake a worker for the jobs queued (lock held). */
+static void wake_locked(struct rtk_workq *q)
+{
+	atomic_store(&q->woken, true);
+	pthread_cond_signal(&q->more);
+}
+
 static void *worker(void *arg)
 {
 	struct rtk_workq *q = arg;
@@ -75,8 +83,10 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		/* One worker: never while a helper runs a job (the order is the queue's). */
-		while ((!q->head || (q->cfg.threads == 1 && q->active)) && !q->stopping)
+		while ((!q->head || (q->cfg.threads == 1 && q->active)) && !q->stopping) {
+			atomic_store(&q->woken, false);
 			pthread_cond_wait(&q->more, &q->lock);
+		}
 		if (q->stopping)
 			break;
 		job = take_locked(q);
@@ -123,7 +133,7 @@ static int push(struct rtk_workq *q, struct rtk_workq_item *job, bool lazy)
 		q->tail = job;
 		q->queued++;
 		if (!lazy || !q->helper || q->queued > q->wake_past)
-			pthread_cond_signal(&q->more);
+			wake_locked(q);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return err;
@@ -135,7 +145,7 @@ void rtk_workq_set_helper(struct rtk_workq *q, bool present, size_t wake_past)
 	q->helper = present && q->cfg.threads == 1;
 	q->wake_past = wake_past;
 	if (!q->helper && q->head)
-		pthread_cond_signal(&q->more);
+		wake_locked(q);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -155,7 +165,7 @@ int rtk_workq_help(struct rtk_workq *q,
 			res = -EAGAIN;
 			break;
 		case RTK_WORKQ_WORKER:
-			pthread_cond_signal(&q->more);
+			wake_locked(q);
 			break;
 		}
 	}
@@ -167,14 +177,15 @@ int rtk_workq_help(struct rtk_workq *q,
 	q->active--;
 	/* Jobs queued past wake_past while this one ran, or the helper left meanwhile. */
 	if (q->head && (!q->helper || q->queued > q->wake_past))
-		pthread_cond_signal(&q->more);
+		wake_locked(q);
 	pthread_mutex_unlock(&q->lock);
 	return 1;
 }
 
 bool rtk_workq_busy(struct rtk_workq *q)
 {
-	return atomic_load_explicit(&q->busy, memory_order_relaxed) > 0;
+	return atomic_load_explicit(&q->woken, memory_order_relaxed) ||
+	       atomic_load_explicit(&q->busy, memory_order_relaxed) > 0;
 }
 
 int rtk_workq_push(struct rtk_workq *q, struct rtk_workq_item *job)

@@ -71,7 +71,7 @@ void rtk_workq_set_helper(struct rtk_workq *q, bool present, size_t wake_past);
 int rtk_workq_help(struct rtk_workq *q,
 		   enum rtk_workq_ready (*ready)(void *ctx, const struct rtk_workq_item *job));
 
-/* Is the worker running a job? */
+/* Has the worker jobs to run: woken for them, or running one? */
 bool rtk_workq_busy(struct rtk_workq *q);
 
 /* Stop: the workers finish the job in hand, then exit; queued jobs are dropped. Idempotent. */

@@ -237,8 +237,9 @@ static void test_helper(void)
 	/* The helper never runs a job while the worker runs one (the order is the queue's). */
 	atomic_store(&o.gate, true);
 	CHECK_EQ_INT(rtk_workq_push(q, &job(100)->item), 0);
-	while (!rtk_workq_busy(q))
+	while (!atomic_load(&o.in_job))
 		sched_yield();
+	CHECK(rtk_workq_busy(q));
 	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(101)->item), 0);
 	CHECK_EQ_INT(rtk_workq_help(q, ready), 0);
 	atomic_store(&o.gate, false);
