@@ -19,7 +19,17 @@ void rtk_loop_set_waiting(void (*fn)(void *arg), void *arg)
 	waiting_arg = arg;
 }
 
-static atomic_uint_fast64_t handoffs, by_dog;
+static atomic_uint_fast64_t handoffs, by_dog, requests;
+
+void rtk_loop_count_request(void)
+{
+	atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
+}
+
+uint64_t rtk_loop_requests(void)
+{
+	return atomic_load_explicit(&requests, memory_order_relaxed);
+}
 
 void rtk_loop_count_handoff(bool by_watchdog)
 {

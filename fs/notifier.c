@@ -33,7 +33,8 @@ struct notice {
 	struct rtk_ino_store *store; /* a store, or NULL: an invalidation */
 	uint64_t mark;		     /* not 0: a marker, settled when the notifier reaches it */
 	uint64_t ino;		     /* inode to invalidate, or the parent of name */
-	uint64_t due;		     /* a store: when it may be sent by a helper (a retry: at all) */
+	uint64_t due;		     /* a retried store: when it may be sent */
+	uint64_t after;		     /* a lazy store: a helper sends it once requests passed this */
 	bool retry;		     /* a store: a second try of files the kernel had no inode for */
 	char name[]; /* "": invalidate ino; else the entry name in ino */
 };
@@ -74,12 +75,6 @@ struct rtk_notifier {
  * way into the kernel) are tried once more, this long after.
  */
 #define STORE_RETRY_NS 300000
-/*
- * A store queued this long ago may be sent by a helper (the session loop's reader, between
- * requests): by then the caller of the LOOKUP or READDIRPLUS that handed its files out has
- * most likely made their inodes. The notifier thread sends at once.
- */
-#define STORE_HELP_NS 50000
 /* Jobs queued while a helper is present before the notifier thread is woken anyway. */
 #define HELP_WAKE_PAST 8
 
@@ -300,6 +295,7 @@ static void enqueue(struct rtk_notifier *nf, uint64_t ino, const char *name)
 	n->store = NULL;
 	n->mark = 0;
 	n->due = 0;
+	n->after = 0;
 	n->retry = false;
 	n->ino = ino;
 	memcpy(n->name, name ? name : "", len + 1);
@@ -324,6 +320,7 @@ static void hook_inval_written(void *ctx, uint64_t ino)
 	n->store = NULL;
 	n->mark = 0;
 	n->due = 0;
+	n->after = 0;
 	n->retry = false;
 	n->ino = ino;
 	n->name[0] = 0;
@@ -400,7 +397,16 @@ static void hook_store(void *ctx, struct rtk_ino_store *s)
 		n->store = s;
 		n->mark = 0;
 		n->ino = 0;
-		n->due = rtk_clock_mono_ns() + STORE_HELP_NS;
+		n->due = 0;
+		/*
+		 * A helper (the session loop's reader) sends it once the loop has read a later
+		 * request: by then the caller of the LOOKUP that handed the file out has made its
+		 * inode, and if that caller reads the file next (cat), its READ has been answered
+		 * (the page is there) rather than waiting for this store's page lock, which the
+		 * helper would wait for with the READ unread. (Sent after a fixed 50 us instead,
+		 * a store met such a READ often enough to make the watchdog step in.)
+		 */
+		n->after = rtk_loop_requests();
 		n->retry = false;
 		n->name[0] = 0;
 		if (queue_store(nf, n)) {
@@ -458,7 +464,7 @@ static enum rtk_workq_ready helpable(void *ctx, const struct rtk_workq_item *ite
 		return RTK_WORKQ_RUN;
 	if (!n->store || !n->store->lazy)
 		return RTK_WORKQ_WORKER;
-	if (rtk_clock_mono_ns() < n->due)
+	if (n->retry ? rtk_clock_mono_ns() < n->due : rtk_loop_requests() <= n->after)
 		return RTK_WORKQ_LATER;
 	atomic_fetch_add(&nf->helped, n->store->n);
 	return RTK_WORKQ_RUN;

@@ -283,6 +283,7 @@ static void *work(void *arg)
 			break;
 		}
 		wake_dog(s);
+		rtk_loop_count_request();
 		atomic_store(&s->busy_since, atomic_load(&s->last_ns));
 		fuse_session_process_buf(s->se, &w->buf);
 		pthread_mutex_lock(&s->lock);

@@ -21,6 +21,10 @@ void rtk_loop_waiting(void);
 /* Set (or clear, fn NULL) what rtk_loop_waiting does on the calling thread. */
 void rtk_loop_set_waiting(void (*fn)(void *arg), void *arg);
 
+/* The session loop read a request / how many it has read (0 with libfuse's loops). */
+void rtk_loop_count_request(void);
+uint64_t rtk_loop_requests(void);
+
 /* The reading was handed over: by a reader about to wait, or by the watchdog. */
 void rtk_loop_count_handoff(bool by_watchdog);
 
