@@ -330,7 +330,9 @@ remove_handlers:
 destroy:
 	fuse_session_destroy(se);
 	fuse_loop_cfg_destroy(loop);
-	return rc == 0 ? 0 : 1;
+	/* libfuse's loops return the number of the signal that ended them (fuse_session_loop
+	 * with -s: SIGTERM gave exit status 1): an end asked for, not an error. */
+	return rc < 0 ? 1 : 0;
 }
 
 static void teardown(struct daemon *d)

@@ -20,6 +20,7 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/loop.h"
 #include "rtkfs/notifier.h"
+#include "rtkfs/session.h"
 #include "rtkfs/workq.h"
 
 #define NOTIFY_QUEUE_MAX 65536
@@ -512,10 +513,19 @@ int rtk_notifier_start(struct rtk_notifier *nf, struct fuse_session *se)
 	return err ? err : rtk_workq_start(nf->own);
 }
 
+/* While a thread stops: answer a request it may wait for (after the session loop ended). */
+static void drain(void *ctx)
+{
+	struct rtk_notifier *nf = ctx;
+
+	if (nf->se)
+		rtk_session_drain(nf->se, RTK_WORKQ_JOIN_STEP_MS);
+}
+
 void rtk_notifier_stop(struct rtk_notifier *nf)
 {
-	rtk_workq_stop(nf->notifier);
-	rtk_workq_stop(nf->own);
+	rtk_workq_stop_while(nf->notifier, drain, nf);
+	rtk_workq_stop_while(nf->own, drain, nf);
 }
 
 struct rtk_ino_hooks rtk_notifier_hooks(struct rtk_notifier *nf)

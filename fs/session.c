@@ -43,6 +43,7 @@
 #include "rtkfs/clock.h"
 #include "rtkfs/loop.h"
 #include "rtkfs/session.h"
+#include "rtkfs/workq.h"
 
 /*
  * The reader on one request this long: the watchdog hands the reading over. It looks every
@@ -330,6 +331,32 @@ static void *watch(void *arg)
 	return NULL;
 }
 
+int rtk_session_drain(struct fuse_session *se, int timeout_ms)
+{
+	struct pollfd p = {.fd = fuse_session_fd(se), .events = POLLIN};
+	struct fuse_buf buf = {0};
+	int res;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+		return -1;
+	/* A signal ended the loop: libfuse drops what it reads while the session is "exited". */
+	fuse_session_reset(se);
+	res = fuse_session_receive_buf(se, &buf);
+	if (res > 0)
+		fuse_session_process_buf(se, &buf);
+	free(buf.mem);
+	return res > 0 ? 1 : res == -EAGAIN || res == -EINTR ? 0 : -1;
+}
+
+/* While joining a worker: it may be a reader that was sending a push (help) and waits for a
+ * page of a READ it would have read itself. */
+static void drain_one(void *se)
+{
+	rtk_session_drain(se, RTK_WORKQ_JOIN_STEP_MS);
+}
+
 int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *cfg)
 {
 	struct session s = {
@@ -403,7 +430,7 @@ int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *c
 		pthread_join(s.dog_tid, NULL);
 	/* No worker is spawned once exiting is set: the count is final. */
 	for (i = 0; i < s.nworkers; i++) {
-		pthread_join(s.workers[i]->tid, NULL);
+		rtk_workq_join(s.workers[i]->tid, drain_one, se);
 		free(s.workers[i]->buf.mem);
 		free(s.workers[i]);
 	}

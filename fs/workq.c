@@ -3,10 +3,12 @@
  * workq: one mutex, one condition variable for "a job or stop", an intrusive singly-linked
  * FIFO. Workers take a job under the lock and run it without.
  */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "rtkfs/workq.h"
 
@@ -208,7 +210,30 @@ size_t rtk_workq_pending(struct rtk_workq *q)
 	return n;
 }
 
+int rtk_workq_join(pthread_t t, void (*meanwhile)(void *ctx), void *ctx)
+{
+	struct timespec ts;
+
+	while (meanwhile) {
+		clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np's clock */
+		ts.tv_nsec += RTK_WORKQ_JOIN_STEP_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(t, NULL, &ts) != ETIMEDOUT)
+			return 0;
+		meanwhile(ctx);
+	}
+	return pthread_join(t, NULL);
+}
+
 void rtk_workq_stop(struct rtk_workq *q)
+{
+	rtk_workq_stop_while(q, NULL, NULL);
+}
+
+void rtk_workq_stop_while(struct rtk_workq *q, void (*meanwhile)(void *ctx), void *ctx)
 {
 	struct rtk_workq_item *job;
 
@@ -218,7 +243,7 @@ void rtk_workq_stop(struct rtk_workq *q)
 	pthread_cond_broadcast(&q->more);
 	pthread_mutex_unlock(&q->lock);
 	while (q->nthreads)
-		pthread_join(q->threads[--q->nthreads], NULL);
+		rtk_workq_join(q->threads[--q->nthreads], meanwhile, ctx);
 	while ((job = q->head)) {
 		q->head = job->next;
 		q->cfg.drop(q->cfg.ctx, job);

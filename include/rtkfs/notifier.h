@@ -31,7 +31,9 @@ struct fuse_session;
 struct rtk_notifier *rtk_notifier_new(bool push);
 void rtk_notifier_free(struct rtk_notifier *n); /* NULL is a no-op; stops it first */
 
-/* Start (after mount) / stop (before unmount) its threads. 0 or -errno. */
+/* Start (after mount) / stop (before unmount) its threads. 0 or -errno. A thread stopping may
+ * wait in the kernel for a page that a READ not yet answered holds: stop answers requests
+ * meanwhile (rtk_session_drain). */
 int rtk_notifier_start(struct rtk_notifier *n, struct fuse_session *se);
 void rtk_notifier_stop(struct rtk_notifier *n);
 

@@ -31,4 +31,12 @@ struct rtk_session_config {
  */
 int rtk_session_loop(struct fuse_session *se, const struct rtk_session_config *cfg);
 
+/*
+ * After the loop ended: answer at most one request, waiting timeout_ms at most for it. A
+ * thread being stopped (a worker that was sending a push, the notifier's) may wait in the
+ * kernel for a page that a READ not yet read holds; nobody else reads it now. 1: answered
+ * one; 0: none came; -1: the mount is gone.
+ */
+int rtk_session_drain(struct fuse_session *se, int timeout_ms);
+
 #endif

@@ -10,6 +10,7 @@
 #ifndef RTKFS_WORKQ_H
 #define RTKFS_WORKQ_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -76,6 +77,18 @@ bool rtk_workq_busy(struct rtk_workq *q);
 
 /* Stop: the workers finish the job in hand, then exit; queued jobs are dropped. Idempotent. */
 void rtk_workq_stop(struct rtk_workq *q);
+
+/*
+ * The same, calling meanwhile(ctx) each time a worker has not ended for
+ * RTK_WORKQ_JOIN_STEP_MS: a worker may be waiting for something only the caller can bring
+ * about (the notifier's, for a READ only the caller would answer: rtk_session_drain).
+ */
+void rtk_workq_stop_while(struct rtk_workq *q, void (*meanwhile)(void *ctx), void *ctx);
+
+/* pthread_join(t), calling meanwhile(ctx) (if not NULL) every RTK_WORKQ_JOIN_STEP_MS until t
+ * has ended. 0 or an errno. */
+#define RTK_WORKQ_JOIN_STEP_MS 5
+int rtk_workq_join(pthread_t t, void (*meanwhile)(void *ctx), void *ctx);
 
 /* Stop and free. NULL is a no-op. */
 void rtk_workq_free(struct rtk_workq *q);
