@@ -22,6 +22,7 @@ struct rtk_workq {
 	unsigned active;  /* jobs being run, by workers or a helper */
 	atomic_uint busy; /* of them, by workers (read without the lock) */
 	atomic_bool woken; /* a worker was woken for jobs and has not waited again since */
+	atomic_size_t nqueued; /* queued, read without the lock */
 	bool helper;	  /* a helper is present: a push wakes a worker only past wake_past */
 	size_t wake_past;
 	pthread_t *threads;
@@ -65,6 +66,7 @@ static struct rtk_workq_item *take_locked(struct rtk_workq *q)
 	if (!q->head)
 		q->tail = NULL;
 	q->queued--;
+	atomic_store_explicit(&q->nqueued, q->queued, memory_order_relaxed);
 	q->active++;
 	job->next = NULL;
 	return job;
@@ -134,6 +136,7 @@ static int push(struct rtk_workq *q, struct rtk_workq_item *job, bool lazy)
 			q->head = job;
 		q->tail = job;
 		q->queued++;
+		atomic_store_explicit(&q->nqueued, q->queued, memory_order_relaxed);
 		if (!lazy || !q->helper || q->queued > q->wake_past)
 			wake_locked(q);
 	}
@@ -157,6 +160,10 @@ int rtk_workq_help(struct rtk_workq *q,
 	struct rtk_workq_item *job = NULL;
 	int res = 0;
 
+	/* Looked at between requests again and again: leave the lock to the worker when it
+	 * has jobs (it runs them), or when there are none. */
+	if (rtk_workq_busy(q) || !atomic_load_explicit(&q->nqueued, memory_order_relaxed))
+		return 0;
 	pthread_mutex_lock(&q->lock);
 	if (q->cfg.threads == 1 && q->running && !q->stopping && q->head && !q->active) {
 		switch (ready(q->cfg.ctx, q->head)) {
@@ -250,6 +257,7 @@ void rtk_workq_stop_while(struct rtk_workq *q, void (*meanwhile)(void *ctx), voi
 	}
 	q->tail = NULL;
 	q->queued = 0;
+	atomic_store_explicit(&q->nqueued, 0, memory_order_relaxed);
 }
 
 void rtk_workq_free(struct rtk_workq *q)
