@@ -286,52 +286,35 @@ static void drop_notice(void *ctx, struct rtk_workq_item *item)
 	free(n);
 }
 
-static void enqueue(struct rtk_notifier *nf, uint64_t ino, const char *name)
+/* Queue an invalidation of ino (name NULL) or of entry name in ino on q. */
+static void enqueue(struct rtk_workq *q, uint64_t ino, const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
-	struct notice *n = malloc(sizeof(*n) + len + 1);
+	struct notice *n = calloc(1, sizeof(*n) + len + 1);
 
 	if (!n)
 		return; /* the kernel will age it out by the TTL */
-	n->store = NULL;
-	n->mark = 0;
-	n->due = 0;
-	n->after = 0;
-	n->retry = false;
 	n->ino = ino;
 	memcpy(n->name, name ? name : "", len + 1);
 	/* Not running yet (nothing cached), or full: the kernel ages it out by the TTL. */
-	if (rtk_workq_push(nf->notifier, &n->item) != 0)
+	if (rtk_workq_push(q, &n->item) != 0)
 		free(n);
 }
 
 static void hook_inval_inode(void *ctx, uint64_t ino)
 {
-	enqueue(ctx, ino, NULL);
+	enqueue(((struct rtk_notifier *)ctx)->notifier, ino, NULL);
 }
 
 /* On the queue of its own (ino.h): it waits in the kernel for the WRITE's reply. */
 static void hook_inval_written(void *ctx, uint64_t ino)
 {
-	struct rtk_notifier *nf = ctx;
-	struct notice *n = malloc(sizeof(*n) + 1);
-
-	if (!n)
-		return;
-	n->store = NULL;
-	n->mark = 0;
-	n->due = 0;
-	n->after = 0;
-	n->retry = false;
-	n->ino = ino;
-	n->name[0] = 0;
-	if (rtk_workq_push(nf->own, &n->item) != 0)
-		free(n);
+	enqueue(((struct rtk_notifier *)ctx)->own, ino, NULL);
 }
 
 static void hook_inval_entry(void *ctx, uint64_t parent, const char *name)
 {
-	enqueue(ctx, parent, name);
+	enqueue(((struct rtk_notifier *)ctx)->notifier, parent, name);
 }
 
 /* Queue a marker behind what is queued and wait until the notifier reaches it or until_ns. */
@@ -392,13 +375,10 @@ static uint64_t hook_write_seq(void *ctx)
 static void hook_store(void *ctx, struct rtk_ino_store *s)
 {
 	struct rtk_notifier *nf = ctx;
-	struct notice *n = malloc(sizeof(*n) + 1);
+	struct notice *n = calloc(1, sizeof(*n) + 1);
 
 	if (n) {
 		n->store = s;
-		n->mark = 0;
-		n->ino = 0;
-		n->due = 0;
 		/*
 		 * A helper (the session loop's reader) sends it once the loop has read a later
 		 * request: by then the caller of the LOOKUP that handed the file out has made its
@@ -408,8 +388,6 @@ static void hook_store(void *ctx, struct rtk_ino_store *s)
 		 * a store met such a READ often enough to make the watchdog step in.)
 		 */
 		n->after = rtk_loop_requests();
-		n->retry = false;
-		n->name[0] = 0;
 		if (queue_store(nf, n)) {
 			atomic_fetch_add(&nf->queued, 1);
 			return;
