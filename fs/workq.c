@@ -85,14 +85,18 @@ static void *worker(void *arg)
 	struct rtk_workq_item *job;
 
 	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		/* One worker: never while a helper runs a job (the order is the queue's). */
-		while ((!q->head || (q->cfg.threads == 1 && q->active)) && !q->stopping) {
-			atomic_store(&q->woken, false);
+	while (!q->stopping) {
+		/*
+		 * One worker: never while a helper runs a job (the order is the queue's), and while
+		 * a helper is present only when woken (a spurious wake-up takes nothing from it).
+		 */
+		if (!q->head || (q->cfg.threads == 1 && q->active) ||
+		    (q->helper && !atomic_load(&q->woken))) {
+			if (!q->head)
+				atomic_store(&q->woken, false);
 			pthread_cond_wait(&q->more, &q->lock);
+			continue;
 		}
-		if (q->stopping)
-			break;
 		job = take_locked(q);
 		q->busy++;
 		pthread_mutex_unlock(&q->lock);
@@ -184,8 +188,9 @@ int rtk_workq_help(struct rtk_workq *q,
 	q->cfg.run(q->cfg.ctx, job);
 	pthread_mutex_lock(&q->lock);
 	q->active--;
-	/* Jobs queued past wake_past while this one ran, or the helper left meanwhile. */
-	if (q->head && (!q->helper || q->queued > q->wake_past))
+	/* Jobs queued past wake_past while this one ran, or the helper left meanwhile, or the
+	 * worker was woken for a job meanwhile and waited for this one to end. */
+	if (q->head && (!q->helper || q->queued > q->wake_past || atomic_load(&q->woken)))
 		wake_locked(q);
 	pthread_mutex_unlock(&q->lock);
 	return 1;
