@@ -164,9 +164,9 @@ static void exit_locked(struct session *s)
  * waits unannounced. The watchdog sets dog_asleep before it looks at last_ns a last time,
  * so either it sees this last_ns or this sees dog_asleep (all seq_cst).
  */
-static void wake_dog(struct session *s)
+static void wake_dog(struct session *s, uint64_t now)
 {
-	atomic_store(&s->last_ns, rtk_clock_mono_ns());
+	atomic_store(&s->last_ns, now);
 	if (!atomic_load(&s->dog_asleep))
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -185,12 +185,7 @@ static int help(struct session *s, bool *lost)
 	int res;
 
 	atomic_store(&s->busy_since, mine);
-	atomic_store(&s->last_ns, mine); /* the watchdog is awake: see wake_dog */
-	if (atomic_load(&s->dog_asleep)) {
-		pthread_mutex_lock(&s->lock);
-		pthread_cond_signal(&s->dog);
-		pthread_mutex_unlock(&s->lock);
-	}
+	wake_dog(s, mine); /* the watchdog is awake while this may wait */
 	res = s->help(s->ctx);
 	/* The watchdog's hand_off_locked set it to 0 (and a new reader, maybe, to its own). */
 	*lost = !atomic_compare_exchange_strong(&s->busy_since, &mine, 0);
@@ -283,7 +278,7 @@ static void *work(void *arg)
 			exit_locked(s);
 			break;
 		}
-		wake_dog(s);
+		wake_dog(s, rtk_clock_mono_ns());
 		rtk_loop_count_request();
 		atomic_store(&s->busy_since, atomic_load(&s->last_ns));
 		fuse_session_process_buf(s->se, &w->buf);

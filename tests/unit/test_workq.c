@@ -182,22 +182,13 @@ static enum rtk_workq_ready ready(void *ctx, const struct rtk_workq_item *item)
 	return j->value == atomic_load(&o->later) ? RTK_WORKQ_LATER : RTK_WORKQ_RUN;
 }
 
-static int ran(struct order *o)
+/* A counter of o (o->n, o->by_worker), read under its lock. */
+static int counted(struct order *o, const int *counter)
 {
 	int n;
 
 	pthread_mutex_lock(&o->mu);
-	n = o->n;
-	pthread_mutex_unlock(&o->mu);
-	return n;
-}
-
-static int by_worker(struct order *o)
-{
-	int n;
-
-	pthread_mutex_lock(&o->mu);
-	n = o->by_worker;
+	n = *counter;
 	pthread_mutex_unlock(&o->mu);
 	return n;
 }
@@ -230,7 +221,7 @@ static void test_helper(void)
 	atomic_store(&o.later, 0);
 	while (rtk_workq_help(q, ready) == 1)
 		;
-	CHECK_EQ_INT(ran(&o), 6);
+	CHECK_EQ_INT(counted(&o, &o.n), 6);
 	CHECK_EQ_INT(o.by_main, 6);
 	for (i = 0; i < 6; i++)
 		CHECK_EQ_INT(o.seq[i], i + 1);
@@ -241,16 +232,16 @@ static void test_helper(void)
 	 */
 	for (i = 7; i <= 16; i++)
 		CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(i)->item), 0);
-	while (!by_worker(&o))
+	while (!counted(&o, &o.by_worker))
 		sched_yield();
-	while (ran(&o) < 16)
+	while (counted(&o, &o.n) < 16)
 		if (rtk_workq_help(q, ready) != 1)
 			sched_yield();
 	for (i = 6; i < 16; i++)
 		CHECK_EQ_INT(o.seq[i], i + 1);
 	/* A plain push wakes the worker at once; a job only the worker may run is left to it. */
 	CHECK_EQ_INT(rtk_workq_push(q, &job(1000)->item), 0);
-	while (ran(&o) < 17)
+	while (counted(&o, &o.n) < 17)
 		sched_yield();
 	/* The helper never runs a job while the worker runs one (the order is the queue's). */
 	atomic_store(&o.gate, true);
@@ -261,19 +252,19 @@ static void test_helper(void)
 	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(101)->item), 0);
 	CHECK_EQ_INT(rtk_workq_help(q, ready), 0);
 	atomic_store(&o.gate, false);
-	while (ran(&o) < 19) /* the worker runs 101 after 100 */
+	while (counted(&o, &o.n) < 19) /* the worker runs 101 after 100 */
 		sched_yield();
 	CHECK_EQ_INT(o.seq[17], 100);
 	CHECK_EQ_INT(o.seq[18], 101);
 	/* The helper leaves: the worker takes what it left. */
 	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(102)->item), 0);
 	rtk_workq_set_helper(q, false, 8);
-	while (ran(&o) < 20)
+	while (counted(&o, &o.n) < 20)
 		sched_yield();
 	CHECK_EQ_INT(o.seq[19], 102);
 	/* No helper: a lazy push wakes the worker. */
 	CHECK_EQ_INT(rtk_workq_push_lazy(q, &job(103)->item), 0);
-	while (ran(&o) < 21)
+	while (counted(&o, &o.n) < 21)
 		sched_yield();
 	rtk_workq_free(q);
 }
